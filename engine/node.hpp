@@ -1,0 +1,160 @@
+// Node: one value in the dynamic graph, and Backward: what an op's backward
+// closure sees.
+//
+// Every tensor handle points at a Node. A node made by an op that recorded
+// itself also holds its inputs and a backward closure. Closures capture plain
+// values only (scalars, shapes, index lists); they read input and output
+// values through the Backward context, so no closure ever owns a node and the
+// graph has no reference cycles.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "broadcast.hpp"
+#include "buffer.hpp"
+#include "error.hpp"
+#include "observer.hpp"
+#include "shape.hpp"
+
+namespace ember {
+
+template <class T>
+class TensorT;
+template <class T>
+class Backward;
+
+template <class T>
+struct Node {
+  using Ptr = std::shared_ptr<Node>;
+  using BackwardFn = std::function<void(Backward<T>&)>;
+  using Hook = std::function<TensorT<T>(const TensorT<T>&)>;
+
+  explicit Node(const Shape& s) : shape(s), value(s.numel()) {}
+  ~Node();  // iterative: a chain of a million nodes tears down without recursion
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  Shape shape;
+  Buffer<T> value;
+  Buffer<T> grad;              // empty until a gradient arrives
+  const char* op = nullptr;    // the op that made this node; nullptr for a leaf
+  std::vector<Ptr> inputs;     // recorded nodes only; cleared when the graph is freed
+  BackwardFn backward;
+  std::vector<Hook> hooks;     // see TensorT::register_hook
+  std::uint64_t visit = 0;     // backward's traversal mark
+  std::uint32_t pending = 0;   // consumers whose backward has not run yet
+  bool requires_grad = false;
+  bool retain_grad = false;    // keep a non-leaf's gradient after backward
+  bool graph_freed = false;    // backward ran without retain_graph
+  // The backward is deliberately not the derivative of the forward (a
+  // straight-through estimator); gradcheck reports such ops instead of
+  // comparing them with finite differences.
+  bool surrogate_gradient = false;
+
+  bool is_leaf() const { return op == nullptr; }
+};
+
+// The view an op's backward closure gets of its node. `grad()` is dL/d(out);
+// the closure adds each input's gradient with `accumulate`.
+template <class T>
+class Backward {
+ public:
+  explicit Backward(Node<T>& node) : node_(node) {}
+
+  const char* op() const { return node_.op; }
+  const Shape& output_shape() const { return node_.shape; }
+  ConstArrayMap<T> grad() const { return std::as_const(node_.grad).array(); }
+  ConstMatrixMap<T> grad_matrix() const { return matrix(node_.grad.data(), node_.shape); }
+  ConstArrayMap<T> output() const { return std::as_const(node_.value).array(); }
+  ConstMatrixMap<T> output_matrix() const { return matrix(node_.value.data(), node_.shape); }
+
+  int num_inputs() const { return static_cast<int>(node_.inputs.size()); }
+  const Shape& input_shape(int i) const { return in(i).shape; }
+  ConstArrayMap<T> input(int i) const { return std::as_const(in(i).value).array(); }
+  ConstMatrixMap<T> input_matrix(int i) const { return matrix(in(i).value.data(), in(i).shape); }
+  bool needs(int i) const { return in(i).requires_grad; }
+
+  // Adds `g` to input i's gradient. `g` has either the input's number of
+  // elements, or the output's when the input was broadcast: then the engine
+  // sums the broadcast dimensions back to the input's shape. Any other size
+  // is a GraphError naming the op. Does nothing when input i needs no grad.
+  template <class Derived>
+  void accumulate(int i, const Eigen::ArrayBase<Derived>& g) {
+    if (!in(i).requires_grad) return;
+    if (observers<T>().empty()) return add(i, g);
+    Buffer<T> evaluated(g.size());
+    evaluated.array() = g;
+    report(i, evaluated);
+    add(i, std::as_const(evaluated).array());
+  }
+
+  // Input i's gradient buffer as a [rows x cols] row-major matrix, zeroed if
+  // it is new, for ops that accumulate a product into it in place
+  // (`m.noalias() += a * b`). rows*cols must equal the input's size.
+  MatrixMap<T> grad_matrix_of(int i, Index rows, Index cols) {
+    Node<T>& input = in(i);
+    if (rows * cols != input.shape.numel())
+      fail<GraphError>("{}: backward asked for a [{}x{}] gradient of input {} with shape {}", node_.op, rows, cols, i,
+                       input.shape.str());
+    Buffer<T>* target = &input.grad;
+    if (!observers<T>().empty()) {  // hand out a scratch buffer so finish() can report it
+      scratch_.emplace_back(i, Buffer<T>());
+      target = &scratch_.back().second;
+    }
+    if (target->empty()) {
+      *target = Buffer<T>(input.shape.numel());
+      target->array().setZero();
+    }
+    return {target->data(), rows, cols};
+  }
+
+  // Called by the engine after the op's backward returns.
+  void finish() {
+    for (auto& [i, buffer] : scratch_) {
+      report(i, buffer);
+      add(i, std::as_const(buffer).array());
+    }
+    scratch_.clear();
+  }
+
+ private:
+  template <class Derived>
+  void add(int i, const Eigen::ArrayBase<Derived>& g) {
+    Node<T>& input = in(i);
+    const Index n = input.shape.numel();
+    if (g.size() == n) {
+      if (input.grad.empty()) {
+        input.grad = Buffer<T>(n);
+        input.grad.array() = g;
+      } else {
+        input.grad.array() += g;
+      }
+    } else if (g.size() == node_.shape.numel() && broadcasts_to(input.shape, node_.shape)) {
+      Buffer<T> full(g.size());
+      full.array() = g;
+      if (input.grad.empty()) {
+        input.grad = Buffer<T>(n);
+        input.grad.array().setZero();
+      }
+      sum_to(full.data(), node_.shape, input.grad.data(), input.shape);
+    } else {
+      fail<GraphError>("{}: backward returned {} gradient values for input {} of shape {} (output {})", node_.op,
+                       g.size(), i, input.shape.str(), node_.shape.str());
+    }
+  }
+  void report(int i, const Buffer<T>& g) {
+    for (auto* o : observers<T>()) o->on_input_grad(node_, i, g.array());
+  }
+
+  std::vector<std::pair<int, Buffer<T>>> scratch_;
+  Node<T>& in(int i) const { return *node_.inputs[static_cast<std::size_t>(i)]; }
+  static ConstMatrixMap<T> matrix(const T* data, const Shape& s) { return {data, s.rows(), s.cols()}; }
+
+  Node<T>& node_;
+};
+
+}  // namespace ember

@@ -1,0 +1,233 @@
+#include "arithmetic.hpp"
+
+#include <cmath>
+
+#include "../engine/record.hpp"
+
+namespace ember {
+
+namespace {
+
+// The values of `t` broadcast to `shape`: a view when the sizes already
+// agree, a materialized copy otherwise.
+template <class T>
+class Broadcast {
+ public:
+  Broadcast(const T* data, const Shape& from, const Shape& to) {
+    if (from.numel() == to.numel()) {
+      view_ = data;
+    } else {
+      copy_ = Buffer<T>(to.numel());
+      expand(data, from, copy_.data(), to);
+      view_ = copy_.data();
+    }
+    size_ = to.numel();
+  }
+  ConstArrayMap<T> array() const { return {view_, size_}; }
+
+ private:
+  Buffer<T> copy_;
+  const T* view_ = nullptr;
+  Index size_ = 0;
+};
+
+// Forward of a broadcasting binary op: f(a, b) on the inputs broadcast to
+// their common shape.
+template <class T, class F>
+TensorT<T> broadcast_binary(const char* op, const TensorT<T>& a, const TensorT<T>& b, F f) {
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  auto out = TensorT<T>::empty(shape);
+  Broadcast<T> x(a.data(), a.shape(), shape), y(b.data(), b.shape(), shape);
+  out.values() = f(x.array(), y.array());
+  return out;
+}
+
+template <class T>
+Broadcast<T> input_as_output(const Backward<T>& b, int i) {
+  return Broadcast<T>(b.input(i).data(), b.input_shape(i), b.output_shape());
+}
+
+}  // namespace
+
+// The engine sums each gradient below back over the broadcast dimensions.
+
+template <class T>
+TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) {
+  auto out = broadcast_binary("add", a, b, [](auto x, auto y) { return x + y; });
+  // d/da (a+b) = 1, d/db (a+b) = 1
+  return record(out, "add", {a, b}, [](Backward<T>& g) {
+    g.accumulate(0, g.grad());
+    g.accumulate(1, g.grad());
+  });
+}
+
+template <class T>
+TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) {
+  auto out = broadcast_binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  // d/da (a-b) = 1, d/db (a-b) = -1
+  return record(out, "sub", {a, b}, [](Backward<T>& g) {
+    g.accumulate(0, g.grad());
+    g.accumulate(1, -g.grad());
+  });
+}
+
+template <class T>
+TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) {
+  auto out = broadcast_binary("mul", a, b, [](auto x, auto y) { return x * y; });
+  // d/da (ab) = b, d/db (ab) = a
+  return record(out, "mul", {a, b}, [](Backward<T>& g) {
+    if (g.needs(0)) g.accumulate(0, g.grad() * input_as_output(g, 1).array());
+    if (g.needs(1)) g.accumulate(1, g.grad() * input_as_output(g, 0).array());
+  });
+}
+
+template <class T>
+TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) {
+  auto out = broadcast_binary("div", a, b, [](auto x, auto y) { return x / y; });
+  // d/da (a/b) = 1/b, d/db (a/b) = -a/b^2 = -out/b
+  return record(out, "div", {a, b}, [](Backward<T>& g) {
+    auto divisor = input_as_output(g, 1);
+    if (g.needs(0)) g.accumulate(0, g.grad() / divisor.array());
+    if (g.needs(1)) g.accumulate(1, -g.grad() * g.output() / divisor.array());
+  });
+}
+
+template <class T>
+TensorT<T> operator+(const TensorT<T>& a, ScalarOf<T> s) {
+  auto out = TensorT<T>::empty(a.shape());
+  out.values() = a.values() + s;
+  // d/da (a+s) = 1
+  return record(out, "add_scalar", {a}, [](Backward<T>& g) { g.accumulate(0, g.grad()); });
+}
+template <class T>
+TensorT<T> operator+(ScalarOf<T> s, const TensorT<T>& a) {
+  return a + s;
+}
+template <class T>
+TensorT<T> operator-(const TensorT<T>& a, ScalarOf<T> s) {
+  return a + (-s);
+}
+
+template <class T>
+TensorT<T> operator-(ScalarOf<T> s, const TensorT<T>& a) {
+  auto out = TensorT<T>::empty(a.shape());
+  out.values() = s - a.values();
+  // d/da (s-a) = -1
+  return record(out, "rsub_scalar", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad()); });
+}
+
+template <class T>
+TensorT<T> operator*(const TensorT<T>& a, ScalarOf<T> s) {
+  auto out = TensorT<T>::empty(a.shape());
+  out.values() = a.values() * s;
+  // d/da (as) = s
+  return record(out, "mul_scalar", {a}, [s](Backward<T>& g) { g.accumulate(0, g.grad() * s); });
+}
+template <class T>
+TensorT<T> operator*(ScalarOf<T> s, const TensorT<T>& a) {
+  return a * s;
+}
+
+template <class T>
+TensorT<T> operator/(const TensorT<T>& a, ScalarOf<T> s) {
+  auto out = TensorT<T>::empty(a.shape());
+  out.values() = a.values() / s;
+  // d/da (a/s) = 1/s
+  return record(out, "div_scalar", {a}, [s](Backward<T>& g) { g.accumulate(0, g.grad() / s); });
+}
+
+template <class T>
+TensorT<T> operator/(ScalarOf<T> s, const TensorT<T>& a) {
+  auto out = TensorT<T>::empty(a.shape());
+  out.values() = s / a.values();
+  // d/da (s/a) = -s/a^2 = -out/a
+  return record(out, "rdiv_scalar", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad() * g.output() / g.input(0)); });
+}
+
+template <class T>
+TensorT<T> operator-(const TensorT<T>& a) {
+  auto out = TensorT<T>::empty(a.shape());
+  out.values() = -a.values();
+  // d/da (-a) = -1
+  return record(out, "neg", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad()); });
+}
+
+template <class T>
+TensorT<T> exp(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().exp();
+  // d/dx e^x = e^x
+  return record(out, "exp", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() * g.output()); });
+}
+
+template <class T>
+TensorT<T> log(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().log();
+  // d/dx ln x = 1/x
+  return record(out, "log", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() / g.input(0)); });
+}
+
+template <class T>
+TensorT<T> sqrt(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().sqrt();
+  // d/dx sqrt(x) = 1 / (2 sqrt(x))
+  return record(out, "sqrt", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() / (T(2) * g.output())); });
+}
+
+template <class T>
+TensorT<T> abs(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().abs();
+  // d/dx |x| = sign(x), 0 at x = 0
+  return record(out, "abs", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() * g.input(0).sign()); });
+}
+
+template <class T>
+TensorT<T> pow(const TensorT<T>& x, ScalarOf<T> p) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().pow(p);
+  // d/dx x^p = p x^(p-1); exactly 0 for p = 0 (also at x = 0)
+  return record(out, "pow", {x}, [p](Backward<T>& g) {
+    if (p == T(0)) g.accumulate(0, g.grad() * T(0));
+    else g.accumulate(0, g.grad() * p * g.input(0).pow(p - T(1)));
+  });
+}
+
+template <class T>
+TensorT<T> clamp(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
+  if (!(low <= high)) fail<ValueError>("clamp: low bound {} is above high bound {}", low, high);
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().max(low).min(high);
+  // d/dx clamp(x) = 1 for low <= x <= high, else 0
+  return record(out, "clamp", {x}, [low, high](Backward<T>& g) {
+    auto in = g.input(0);
+    g.accumulate(0, (in >= low && in <= high).select(g.grad(), T(0)));
+  });
+}
+
+#define EMBER_INSTANTIATE(T)                                          \
+  template TensorT<T> operator+(const TensorT<T>&, const TensorT<T>&); \
+  template TensorT<T> operator-(const TensorT<T>&, const TensorT<T>&); \
+  template TensorT<T> operator*(const TensorT<T>&, const TensorT<T>&); \
+  template TensorT<T> operator/(const TensorT<T>&, const TensorT<T>&); \
+  template TensorT<T> operator+(const TensorT<T>&, ScalarOf<T>);       \
+  template TensorT<T> operator+(ScalarOf<T>, const TensorT<T>&);       \
+  template TensorT<T> operator-(const TensorT<T>&, ScalarOf<T>);       \
+  template TensorT<T> operator-(ScalarOf<T>, const TensorT<T>&);       \
+  template TensorT<T> operator*(const TensorT<T>&, ScalarOf<T>);       \
+  template TensorT<T> operator*(ScalarOf<T>, const TensorT<T>&);       \
+  template TensorT<T> operator/(const TensorT<T>&, ScalarOf<T>);       \
+  template TensorT<T> operator/(ScalarOf<T>, const TensorT<T>&);       \
+  template TensorT<T> operator-(const TensorT<T>&);                    \
+  template TensorT<T> exp(const TensorT<T>&);                          \
+  template TensorT<T> log(const TensorT<T>&);                          \
+  template TensorT<T> sqrt(const TensorT<T>&);                         \
+  template TensorT<T> abs(const TensorT<T>&);                          \
+  template TensorT<T> pow(const TensorT<T>&, ScalarOf<T>);             \
+  template TensorT<T> clamp(const TensorT<T>&, ScalarOf<T>, ScalarOf<T>);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(double)
+
+}  // namespace ember

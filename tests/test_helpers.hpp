@@ -1,0 +1,20 @@
+// Shared helpers for ember's tests.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+// Checks that `expr` throws `Exception` whose message contains `fragment`.
+#define CHECK_THROWS_WITH_SUBSTR(expr, Exception, fragment)                              \
+  do {                                                                                   \
+    bool ember_thrown_ = false;                                                          \
+    try {                                                                                \
+      (void)(expr);                                                                      \
+    } catch (const Exception& e) {                                                       \
+      ember_thrown_ = true;                                                              \
+      INFO("message: ", e.what());                                                       \
+      CHECK(std::string(e.what()).find(fragment) != std::string::npos);                  \
+    }                                                                                    \
+    CHECK_MESSAGE(ember_thrown_, "expected " #Exception " from " #expr);                 \
+  } while (0)
