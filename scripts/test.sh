@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up (packages, configure, build) and runs the full test suite.
+#   scripts/test.sh [preset]   (release by default; asan for the sanitizer run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-release}
+scripts/setup.sh "$preset"
+ctest --preset "$preset"
