@@ -3,7 +3,8 @@
 //     for each node how many consumers inside this graph will send it one;
 //  2. run backward in topological order (Kahn): a node runs once all its
 //     consumers have run, so its gradient is complete exactly once per use;
-//  3. unless retain_graph, free every node's inputs and closure.
+//  3. unless retain_graph, free each node's inputs and closure once its
+//     backward has run.
 #include <vector>
 
 #include "record.hpp"
@@ -46,12 +47,30 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
                      root->shape.str());
   }
 
-  // 1. Collect.
+  // 1. Collect. Non-leaf gradients start empty in every pass (a retained one
+  // from an earlier pass is dropped). A leaf with hooks must show its hooks
+  // only this pass's gradient, so its accumulated gradient is set aside.
   std::vector<std::shared_ptr<Node<T>>> nodes;  // keeps every node alive until the end
-  std::vector<Node<T>*> stack{root.get()};
-  nodes.push_back(root);
-  root->visit = mark;
-  root->pending = 0;
+  std::vector<std::pair<Node<T>*, Buffer<T>>> stashed;
+  struct Restore {  // puts stashed leaf gradients back, also when an op throws
+    std::vector<std::pair<Node<T>*, Buffer<T>>>& stashed;
+    ~Restore() {
+      for (auto& [leaf, old] : stashed) {
+        if (leaf->grad.empty()) leaf->grad = std::move(old);
+        else leaf->grad.array() += old.array();
+      }
+    }
+  } restore{stashed};
+  std::vector<Node<T>*> stack;
+  auto visit = [&](const std::shared_ptr<Node<T>>& p) {
+    p->visit = mark;
+    p->pending = 0;
+    if (!p->is_leaf()) p->grad.reset();
+    else if (!p->hooks.empty() && !p->grad.empty()) stashed.emplace_back(p.get(), std::move(p->grad));
+    nodes.push_back(p);
+    stack.push_back(p.get());
+  };
+  visit(root);
   while (!stack.empty()) {
     Node<T>* n = stack.back();
     stack.pop_back();
@@ -61,23 +80,9 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
                        n->op);
     for (auto& p : n->inputs) {
       if (!p->requires_grad) continue;
-      if (p->visit != mark) {
-        p->visit = mark;
-        p->pending = 0;
-        nodes.push_back(p);
-        stack.push_back(p.get());
-      }
+      if (p->visit != mark) visit(p);
       ++p->pending;
     }
-  }
-
-  // Non-leaf gradients start empty in every pass (a retained one from an
-  // earlier pass is dropped). A leaf with hooks must show its hooks only this
-  // pass's gradient, so its accumulated gradient is set aside until then.
-  std::vector<std::pair<Node<T>*, Buffer<T>>> stashed;
-  for (auto& n : nodes) {
-    if (!n->is_leaf()) n->grad.reset();
-    else if (!n->hooks.empty() && !n->grad.empty()) stashed.emplace_back(n.get(), std::move(n->grad));
   }
 
   // Seed dL/d(root).
@@ -88,37 +93,27 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   if (upstream) root->grad.array() += upstream->values();
   else root->grad.array() += T(1);
 
-  // 2. Topological order.
+  // 2. Topological order. Unless retain_graph, each node's inputs and
+  // closure are dropped as soon as its backward has run; `nodes` still owns
+  // every node, so nothing is destroyed (or destroyed recursively) here.
   std::vector<Node<T>*> ready{root.get()};
   const bool observed = !observers<T>().empty();
   while (!ready.empty()) {
     Node<T>* n = ready.back();
     ready.pop_back();
     if (!n->hooks.empty()) run_hooks(*n);
-    if (!n->is_leaf()) {
-      if (!n->grad.empty()) {
-        if (observed)
-          for (auto* o : observers<T>()) o->on_backward(*n);
-        Backward<T> b(*n);
-        n->backward(b);
-        b.finish();
-      }
-      if (!n->retain_grad) n->grad.reset();
+    if (n->is_leaf()) continue;
+    if (!n->grad.empty()) {
+      if (observed)
+        for (auto* o : observers<T>()) o->on_backward(*n);
+      Backward<T> b(*n);
+      n->backward(b);
+      b.finish();
     }
+    if (!n->retain_grad) n->grad.reset();
     for (auto& p : n->inputs)
       if (p->requires_grad && --p->pending == 0) ready.push_back(p.get());
-  }
-
-  for (auto& [leaf, old] : stashed) {
-    if (leaf->grad.empty()) leaf->grad = std::move(old);
-    else leaf->grad.array() += old.array();
-  }
-
-  // 3. Free the graph: drop inputs and closures. `nodes` still owns every
-  // node here, so this releases no node recursively.
-  if (!retain_graph) {
-    for (auto& n : nodes) {
-      if (n->is_leaf()) continue;
+    if (!retain_graph) {
       n->inputs.clear();
       n->backward = nullptr;
       n->graph_freed = true;

@@ -1,10 +1,11 @@
-// Buffer: an owned, 64-byte aligned, uninitialized array of scalars, and the
+// Buffer: an owned, uninitialized array of scalars, and the
 // Eigen maps ember hands out over it. Allocated with the C allocator so that
 // code built with other vectorization flags frees it the same way.
 #pragma once
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 #include <utility>
@@ -29,10 +30,12 @@ class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(Index size) : size_(size) {
-    // Even an empty tensor gets a (64-byte) allocation, so "no buffer" always
-    // means "no gradient yet", never "zero elements".
-    const std::size_t bytes = (static_cast<std::size_t>(size) * sizeof(T) + 63) / 64 * 64 + (size == 0 ? 64 : 0);
-    data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    // Even an empty tensor gets an allocation, so "no buffer" always means
+    // "no gradient yet", never "zero elements". Small buffers come from plain
+    // malloc (16-byte aligned, glibc's fast path); large ones are aligned to
+    // a cache line for the vector units. free() releases both.
+    const std::size_t bytes = std::max<std::size_t>(static_cast<std::size_t>(size) * sizeof(T), 1);
+    data_ = static_cast<T*>(bytes <= 1024 ? std::malloc(bytes) : std::aligned_alloc(64, (bytes + 63) / 64 * 64));
     if (!data_) throw std::bad_alloc();
   }
   Buffer(Buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}

@@ -17,6 +17,7 @@
 #include "broadcast.hpp"
 #include "buffer.hpp"
 #include "error.hpp"
+#include "input_list.hpp"
 #include "observer.hpp"
 #include "shape.hpp"
 
@@ -42,7 +43,7 @@ struct Node {
   Buffer<T> value;
   Buffer<T> grad;              // empty until a gradient arrives
   const char* op = nullptr;    // the op that made this node; nullptr for a leaf
-  std::vector<Ptr> inputs;     // recorded nodes only; cleared when the graph is freed
+  InputList<Ptr> inputs;       // recorded nodes only; cleared when the graph is freed
   BackwardFn backward;
   std::vector<Hook> hooks;     // see TensorT::register_hook
   std::uint64_t visit = 0;     // backward's traversal mark

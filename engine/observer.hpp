@@ -31,7 +31,11 @@ class GraphObserver {
 
 // The observers installed on this thread, in installation order.
 template <class T>
-std::vector<GraphObserver<T>*>& observers();
+inline thread_local std::vector<GraphObserver<T>*> observer_list;
+template <class T>
+inline std::vector<GraphObserver<T>*>& observers() {
+  return observer_list<T>;
+}
 
 // Installs an observer on this thread for the scope's lifetime.
 template <class T>

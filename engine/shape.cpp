@@ -17,12 +17,6 @@ Shape::Shape(std::span<const Index> dims) {
   }
 }
 
-Index Shape::numel() const {
-  Index n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
-  return n;
-}
-
 Index Shape::rows() const {
   Index n = 1;
   for (int i = 0; i + 1 < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];

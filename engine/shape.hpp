@@ -22,7 +22,11 @@ class Shape {
   int rank() const { return rank_; }
   Index operator[](int axis) const { return dims_[static_cast<std::size_t>(axis)]; }
   Index& operator[](int axis) { return dims_[static_cast<std::size_t>(axis)]; }
-  Index numel() const;
+  Index numel() const {
+    Index n = 1;
+    for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+    return n;
+  }
   std::span<const Index> dims() const { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
 
   // Rows and columns of the row-major matrix view: the last dim is the

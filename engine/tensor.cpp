@@ -15,7 +15,8 @@ Node<T>::~Node() {
   // Destroying the last handle of a long chain would recurse once per node.
   // Instead, steal the inputs of every node we are the last owner of and
   // release them from a flat worklist.
-  std::vector<Ptr> worklist = std::move(inputs);
+  if (inputs.empty()) return;
+  std::vector<Ptr> worklist(std::make_move_iterator(inputs.begin()), std::make_move_iterator(inputs.end()));
   while (!worklist.empty()) {
     Ptr n = std::move(worklist.back());
     worklist.pop_back();
@@ -25,14 +26,6 @@ Node<T>::~Node() {
     }
   }
 }
-
-template <class T>
-std::vector<GraphObserver<T>*>& observers() {
-  thread_local std::vector<GraphObserver<T>*> list;
-  return list;
-}
-template std::vector<GraphObserver<float>*>& observers();
-template std::vector<GraphObserver<double>*>& observers();
 
 namespace {
 thread_local bool g_grad_enabled = true;
