@@ -29,12 +29,14 @@ class GraphObserver {
   virtual void on_input_grad(const Node<T>& /*node*/, int /*input*/, ConstArrayMap<T> /*grad*/) {}
 };
 
-// The observers installed on this thread, in installation order.
-template <class T>
-inline thread_local std::vector<GraphObserver<T>*> observer_list;
+// The observers installed on this thread, in installation order. A
+// function-local thread_local: GCC 12 rejects an `inline thread_local`
+// variable template used for both float and double in one translation unit
+// ("redefinition of bool __tls_guard").
 template <class T>
 inline std::vector<GraphObserver<T>*>& observers() {
-  return observer_list<T>;
+  thread_local std::vector<GraphObserver<T>*> list;
+  return list;
 }
 
 // Installs an observer on this thread for the scope's lifetime.

@@ -33,7 +33,11 @@ std::uint64_t Generator::next_u64() {
 
 double Generator::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
-double Generator::uniform(double low, double high) { return low + (high - low) * uniform(); }
+double Generator::uniform(double low, double high) {
+  // low + (high - low) * u can round up to `high` itself; keep [low, high).
+  const double v = low + (high - low) * uniform();
+  return v >= high && high > low ? std::nextafter(high, low) : v;
+}
 
 double Generator::normal(double mean, double stddev) {
   if (has_spare_) {

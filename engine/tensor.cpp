@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "record.hpp"
 
@@ -80,11 +81,12 @@ TensorT<T> TensorT<T>::from(std::initializer_list<std::initializer_list<T>> rows
   const Index r = static_cast<Index>(rows.size()), c = r ? static_cast<Index>(rows.begin()->size()) : 0;
   std::vector<T> flat;
   flat.reserve(static_cast<std::size_t>(r * c));
+  Index i = 0;
   for (const auto& row : rows) {
     if (static_cast<Index>(row.size()) != c)
-      fail<ShapeError>("from: ragged nested values: row {} has {} values, row 0 has {}", flat.size() / (c ? c : 1),
-                       row.size(), c);
+      fail<ShapeError>("from: ragged nested values: row {} has {} values, row 0 has {}", i, row.size(), c);
     flat.insert(flat.end(), row.begin(), row.end());
+    ++i;
   }
   return from_data(flat, {r, c});
 }
@@ -96,7 +98,7 @@ TensorT<T> TensorT<T>::from(std::initializer_list<std::initializer_list<std::ini
   Shape plane_shape;
   for (const auto& plane : planes) {
     TensorT t = from(plane);
-    if (flat.empty()) plane_shape = t.shape();
+    if (&plane == planes.begin()) plane_shape = t.shape();  // not flat.empty(): a first plane may hold no values
     else if (!(t.shape() == plane_shape))
       fail<ShapeError>("from: ragged nested values: a plane of shape {} after one of shape {}", t.shape().str(),
                        plane_shape.str());
@@ -115,7 +117,11 @@ TensorT<T> TensorT<T>::randn(const Shape& shape, Generator& gen, T mean, T stdde
 template <class T>
 TensorT<T> TensorT<T>::rand(const Shape& shape, Generator& gen, T low, T high) {
   TensorT t = empty(shape);
-  for (Index i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(gen.uniform(low, high));
+  for (Index i = 0; i < t.numel(); ++i) {
+    // Rounding a double just below `high` to float can land on `high`.
+    const T v = static_cast<T>(gen.uniform(low, high));
+    t.data()[i] = v >= high && high > low ? std::nextafter(high, low) : v;
+  }
   return t;
 }
 

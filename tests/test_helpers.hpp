@@ -13,7 +13,7 @@
       (void)(expr);                                                                      \
     } catch (const Exception& e) {                                                       \
       ember_thrown_ = true;                                                              \
-      INFO("message: ", e.what());                                                       \
+      INFO("message: ", std::string(e.what()));                                          \
       CHECK(std::string(e.what()).find(fragment) != std::string::npos);                  \
     }                                                                                    \
     CHECK_MESSAGE(ember_thrown_, "expected " #Exception " from " #expr);                 \

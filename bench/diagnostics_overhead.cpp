@@ -1,0 +1,103 @@
+// Step time of an MLP training step with each diagnostic off and on.
+//
+// Not part of ember_bench (bench/CMakeLists.txt); build it against the
+// library of any Release build dir, e.g.:
+//
+//   cmake -S . -B build-rel -DEMBER_BUILD_EXAMPLES=OFF && make -C build-rel -j2 ember
+//   g++ -O3 -march=native -fopenmp -std=c++20 -I. -isystem /usr/include/eigen3 bench/diagnostics_overhead.cpp build-rel/libember.a -lfmt -o /tmp/diagnostics_overhead
+//   OMP_NUM_THREADS=1 /tmp/diagnostics_overhead [steps]
+//
+// Prints the median step time over `steps` steps (default 200) per setting.
+#include <ember/ember.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+
+using namespace ember;
+
+namespace {
+
+struct Setup {
+  Sequential model;
+  Tensor x, y;
+  SGD opt;
+  explicit Setup(Generator& gen, const char* activation)
+      : model(mlp<float>({64, 256, 256, 256, 10}, activation, Init::kaiming, gen)),
+        x(Tensor::randn({128, 64}, gen)),
+        y(Tensor::randn({128, 10}, gen)),
+        opt(model.parameters(), {.lr = 1e-3}) {}
+};
+
+double median_step_ms(int steps, const std::function<void(std::int64_t)>& step) {
+  for (int i = 0; i < 10; ++i) step(i);  // warm up allocator and caches
+  std::vector<double> ms;
+  for (int i = 0; i < steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step(i);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int steps = argc > 1 ? std::atoi(argv[1]) : 200;
+  for (const char* act : {"relu", "sigmoid"}) {
+    Generator gen(1);
+    Setup s(gen, act);
+    auto plain = [&](std::int64_t) {
+      s.opt.zero_grad();
+      mse_loss(s.model(s.x), s.y).backward();
+      s.opt.step();
+    };
+    diag::MonitorOptions stats_only;
+    stats_only.graph = false;
+    diag::MonitorOptions all_nodes;
+    all_nodes.log_all_nodes = true;
+    diag::MonitorOptions every10;
+    every10.every = 10;
+    diag::FlowMonitor<float> m_stats(stats_only), m_full, m_all(all_nodes), m_every(every10);
+    auto monitored = [&](diag::FlowMonitor<float>& m) {
+      return [&](std::int64_t step) {
+        auto watch = m.watch(step);
+        s.opt.zero_grad();
+        mse_loss(s.model(s.x), s.y).backward();
+        m.record_gradients(s.model.named_parameters());
+        s.opt.step();
+      };
+    };
+    const double off = median_step_ms(steps, plain);
+    fmt::print("MLP 64-256-256-256-10 {}, batch 128, SGD; median of {} steps\n", act, steps);
+    auto row = [&](const char* name, double ms) {
+      fmt::print("  {:<44} {:8.3f} ms  {:+6.1f}%\n", name, ms, 100.0 * (ms - off) / off);
+    };
+    row("monitors off", off);
+    row("monitors off (again, noise floor)", median_step_ms(steps, plain));
+    row("NanGuard", median_step_ms(steps, [&](std::int64_t i) {
+          diag::NanGuard<float> guard;
+          plain(i);
+        }));
+    row("FlowMonitor, activation stats only", median_step_ms(steps, monitored(m_stats)));
+    row("FlowMonitor, default (stats + graph + grads)", median_step_ms(steps, monitored(m_full)));
+    row("FlowMonitor, log_all_nodes", median_step_ms(steps, monitored(m_all)));
+    row("FlowMonitor, every = 10 (mean over steps)", [&] {
+      auto f = monitored(m_every);
+      for (int i = 0; i < 10; ++i) f(i);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < steps; ++i) f(i);
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+    }());
+    diag::DeadUnitTracker<float> tracker;
+    row("DeadUnitTracker", median_step_ms(steps, [&](std::int64_t i) {
+          ObserverScope<float> scope(tracker);
+          tracker.begin_batch();
+          plain(i);
+        }));
+  }
+}

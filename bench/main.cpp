@@ -1,0 +1,325 @@
+// ember_bench: ember, a hand-written Eigen floor and libtorch on the same
+// workloads. See docs/performance.md.
+//
+//   ember_bench [--json] [--threads 1,2] [--filter TEXT] [--quick] [--impl NAME] [--reps N]
+#include <ember/ember.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "alloc_count.hpp"
+#include "harness.hpp"
+#include "workloads.hpp"
+
+namespace bench {
+namespace {
+
+struct Options {
+  bool json = false;
+  bool quick = false;
+  std::vector<int> threads{1, 2};
+  std::string filter;
+  std::string impl;  // time only this implementation (the others still run the agreement check)
+  int reps = 0;      // override the repetitions (for profiling)
+};
+
+void run_unit(Trainer& t) { t.step(); }
+void run_unit(Task& t) { t.run(); }
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr,
+               "ember_bench: %s\nusage: ember_bench [--json] [--threads 1,2] [--filter TEXT] [--quick] [--impl NAME] [--reps N]\n"
+               "  --json      one JSON object per result line (else a table with ratios)\n"
+               "  --threads   thread counts to run, comma-separated (default 1,2)\n"
+               "  --filter    run only cases whose name contains TEXT, or one of comma-separated TEXTs\n"
+               "              (tiny_mlp, large_mlp, deep_chain, activation, sigmoid, ...)\n"
+               "  --quick     fewer repetitions and no 16M activation size\n"
+               "  --impl      time only this implementation: hand, ember or libtorch (for profiling)\n"
+               "  --reps      repetitions per implementation (for profiling; default 11, --quick 5)\n",
+               message.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--json") o.json = true;
+    else if (arg == "--quick") o.quick = true;
+    else if (arg == "--filter") o.filter = value();
+    else if (arg == "--impl") o.impl = value();
+    else if (arg == "--reps") o.reps = std::atoi(value().c_str());
+    else if (arg == "--threads") {
+      o.threads.clear();
+      const std::string list = value();
+      for (std::size_t pos = 0; pos < list.size();) {
+        const std::size_t end = std::min(list.find(',', pos), list.size());
+        const int t = std::atoi(list.substr(pos, end - pos).c_str());
+        if (t < 1) usage_error("bad thread count in '" + list + "'");
+        o.threads.push_back(t);
+        pos = end + 1;
+      }
+    } else if (arg == "--help" || arg == "-h") usage_error("help");
+    else usage_error("unknown argument '" + arg + "'");
+  }
+  return o;
+}
+
+// --filter takes comma-separated parts; a case runs when its name contains one.
+bool selected(const Options& o, const std::string& name) {
+  if (o.filter.empty()) return true;
+  for (std::size_t pos = 0; pos <= o.filter.size();) {
+    const std::size_t end = std::min(o.filter.find(',', pos), o.filter.size());
+    if (end > pos && name.find(o.filter.substr(pos, end - pos)) != std::string::npos) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+// The implementations to time: all, or the one --impl names.
+template <class Named>
+std::vector<Impl> timed(const Options& o, std::vector<std::pair<std::string, Named>>& items) {
+  std::vector<Impl> impls;
+  for (auto& [name, item] : items)
+    if (o.impl.empty() || o.impl == name) impls.push_back({name, [p = item.get()] { run_unit(*p); }});
+  return impls;
+}
+
+// Prints to stderr: progress and context never mix with the JSON lines.
+template <class... Args>
+void note(fmt::format_string<Args...> f, Args&&... args) {
+  std::fprintf(stderr, "%s\n", fmt::format(f, std::forward<Args>(args)...).c_str());
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+[[noreturn]] void disagree(const std::string& what) {
+  std::fprintf(stderr, "ember_bench: implementations disagree, not timing: %s\n", what.c_str());
+  std::exit(3);
+}
+
+bool close(double a, double b, double rel_tol) {
+  return std::abs(a - b) <= rel_tol * std::max(1.0, std::max(std::abs(a), std::abs(b)));
+}
+
+// --- MLP workloads ------------------------------------------------------------
+
+constexpr int kCheckSteps = 4;
+
+void run_mlps(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  const auto specs = mlp_specs();
+  for (std::size_t s = 0; s < specs.size(); ++s) {
+    const MlpSpec& spec = specs[s];
+    if (!selected(o, spec.name)) continue;
+    const MlpInit init = make_mlp_init(spec, 1000 + s);
+    std::vector<std::pair<std::string, std::unique_ptr<Trainer>>> trainers;
+    trainers.emplace_back("hand", make_hand_trainer(spec, init));
+    if (auto t = make_ember_trainer(spec, init)) trainers.emplace_back("ember", std::move(t));
+    if (auto t = make_torch_trainer(spec, init)) trainers.emplace_back("libtorch", std::move(t));
+
+    // Agreement: the same losses over the first steps, and the same change of
+    // loss (so that a wrong gradient cannot hide below the tolerance).
+    std::vector<std::vector<double>> losses(trainers.size());
+    for (std::size_t i = 0; i < trainers.size(); ++i)
+      for (int k = 0; k < kCheckSteps; ++k) {
+        trainers[i].second->step();
+        losses[i].push_back(trainers[i].second->loss());
+      }
+    const auto& ref = losses[0];
+    for (std::size_t i = 1; i < trainers.size(); ++i) {
+      for (int k = 0; k < kCheckSteps; ++k)
+        if (!close(losses[i][k], ref[k], spec.check_tolerance) || !std::isfinite(losses[i][k]))
+          disagree(fmt::format("{} ({} threads): step {} loss {} = {:.7g}, hand = {:.7g} (relative tolerance {})",
+                               spec.name, threads, k, trainers[i].first, losses[i][k], ref[k], spec.check_tolerance));
+      const double d_ref = ref.back() - ref.front(), d = losses[i].back() - losses[i].front();
+      if (!(std::abs(d - d_ref) <= 0.02 * std::abs(d_ref) + spec.check_tolerance * std::abs(ref.front())))
+        disagree(fmt::format("{} ({} threads): loss change over {} steps {} = {:.7g}, hand = {:.7g}", spec.name,
+                             threads, kCheckSteps - 1, trainers[i].first, d, d_ref));
+    }
+    note("{} ({} threads): losses agree over {} steps ({:.6g} -> {:.6g})", spec.name, threads, kCheckSteps,
+         ref.front(), ref.back());
+
+    std::vector<Impl> impls = timed(o, trainers);
+    if (impls.empty()) continue;
+    TimingOptions t = timing;
+    if (spec.name == "large_mlp") t.max_seconds *= 2;
+    for (const Measurement& m : measure(impls, t)) {
+      nlohmann::ordered_json row;
+      row["workload"] = spec.name;
+      row["impl"] = m.impl;
+      row["threads"] = threads;
+      row["median_us"] = m.median_us;
+      row["min_us"] = m.min_us;
+      row["thread_cpu_us"] = m.thread_cpu_median_us;
+    row["thread_cpu_us"] = m.thread_cpu_median_us;
+      row["reps"] = m.repetitions;
+      row["steps_per_rep"] = m.units_per_sample;
+      row["allocs_per_step"] = m.allocs_per_unit;
+      row["alloc_bytes_per_step"] = m.alloc_bytes_per_unit;
+      row["loss_check"] = ref.back();
+      report.add(std::move(row));
+    }
+  }
+}
+
+// --- deep_chain ---------------------------------------------------------------
+
+void run_chain(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  if (!selected(o, "deep_chain")) return;
+  // libtorch runs a tenth of the chain: its cost per node does not depend on
+  // the length, and 10^5 of its nodes would take most of the run's budget.
+  constexpr int kLength = 100000, kTorchLength = 10000, kWidth = 16;
+  std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+  std::map<std::string, int> length{{"ember", kLength}, {"libtorch", kTorchLength}};
+  tasks.emplace_back("ember", make_ember_chain(kLength, kWidth));
+  if (auto t = make_torch_chain(kTorchLength, kWidth)) {
+    // Same math: a short ember chain must match libtorch's.
+    const double ours = make_ember_chain(kTorchLength, kWidth)->checksum(), theirs = t->checksum();
+    if (!close(theirs, ours, 1e-3))
+      disagree(fmt::format("deep_chain ({} nodes): checksum libtorch = {:.7g}, ember = {:.7g}", kTorchLength, theirs, ours));
+    tasks.emplace_back("libtorch", std::move(t));
+  }
+  // Live bytes of the forward graph, per node.
+  std::map<std::string, AllocStats> graph;
+  for (auto& [name, task] : tasks) {
+    const AllocStats before = alloc_stats();
+    set_alloc_counting(true);
+    task->build();
+    set_alloc_counting(false);
+    graph[name] = alloc_stats() - before;
+    task->release();
+  }
+  std::vector<Impl> impls = timed(o, tasks);
+  if (impls.empty()) return;
+  TimingOptions t = timing;
+  if (!o.reps) t.repetitions = std::min(t.repetitions, 7);
+  const auto measurements = measure(impls, t);
+  for (const Measurement& m : measurements) {
+    nlohmann::ordered_json row;
+    row["workload"] = "deep_chain";
+    row["impl"] = m.impl;
+    row["threads"] = threads;
+    row["median_us"] = m.median_us;
+    row["min_us"] = m.min_us;
+    row["thread_cpu_us"] = m.thread_cpu_median_us;
+    row["reps"] = m.repetitions;
+    const double n = length[m.impl];
+    row["nodes"] = n;
+    row["width"] = kWidth;
+    row["ns_per_node"] = m.median_us * 1e3 / n;
+    row["cpu_ns_per_node"] = m.thread_cpu_median_us * 1e3 / n;
+    row["bytes_per_node"] = static_cast<double>(graph[m.impl].net_bytes) / n;  // live graph after forward
+    row["forward_allocs_per_node"] = static_cast<double>(graph[m.impl].allocations) / n;
+    row["allocs_per_node"] = m.allocs_per_unit / n;  // forward + backward
+    row["alloc_bytes_per_node"] = m.alloc_bytes_per_unit / n;
+    report.add(std::move(row));
+  }
+}
+
+// --- activations ----------------------------------------------------------------
+
+void run_activations(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  struct Size {
+    long n;
+    const char* label;
+  };
+  std::vector<Size> sizes{{1L << 10, "1K"}, {1L << 16, "64K"}, {1L << 20, "1M"}};
+  if (!o.quick) sizes.push_back({1L << 24, "16M"});
+  std::vector<std::string> names;
+  for (const auto& name : activation_names())
+    if (selected(o, "activation") || selected(o, name)) names.push_back(name);
+  if (names.empty()) return;
+  static std::vector<float> values;  // shared by every size (a prefix) and thread count
+  if (values.size() < static_cast<std::size_t>(sizes.back().n)) {
+    ember::Generator gen(7);
+    values.resize(static_cast<std::size_t>(sizes.back().n));
+    for (auto& v : values) v = static_cast<float>(gen.normal(0.0, 3.0));
+  }
+  for (const auto& name : names)
+    for (const Size& size : sizes)
+      for (const bool backward : {false, true}) {
+        const std::vector<float> x(values.begin(), values.begin() + size.n);
+        std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+        if (auto t = make_ember_activation(name, x, backward)) tasks.emplace_back("ember", std::move(t));
+        if (auto t = make_torch_activation(name, x, backward)) tasks.emplace_back("libtorch", std::move(t));
+        if (tasks.empty()) continue;
+        if (tasks.size() == 2) {
+          const double a = tasks[0].second->checksum(), b = tasks[1].second->checksum();
+          // Sums of n values: a per-element error budget of 1e-5 plus float summation.
+          if (!(std::abs(a - b) <= 1e-5 * static_cast<double>(size.n) + 1e-4 * std::abs(b)))
+            disagree(fmt::format("{} {} size {}: checksum ember = {:.9g}, libtorch = {:.9g}", name,
+                                 backward ? "fwd_bwd" : "fwd", size.label, a, b));
+        }
+        std::vector<Impl> impls = timed(o, tasks);
+        if (impls.empty()) continue;
+        TimingOptions t = timing;
+        if (!o.reps) t.max_seconds = size.n >= (1L << 24) ? 1.5 : 0.5;
+        for (const Measurement& m : measure(impls, t)) {
+          nlohmann::ordered_json row;
+          row["workload"] = "activation";
+          row["impl"] = m.impl;
+          row["threads"] = threads;
+          row["median_us"] = m.median_us;
+          row["min_us"] = m.min_us;
+          row["thread_cpu_us"] = m.thread_cpu_median_us;
+      row["thread_cpu_us"] = m.thread_cpu_median_us;
+    row["thread_cpu_us"] = m.thread_cpu_median_us;
+          row["reps"] = m.repetitions;
+          row["activation"] = name;
+          row["pass"] = backward ? "fwd_bwd" : "fwd";
+          row["size"] = size.n;
+          row["size_label"] = size.label;
+          row["ns_per_element"] = m.median_us * 1e3 / static_cast<double>(size.n);
+          report.add(std::move(row));
+        }
+      }
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  using namespace bench;
+  const Options o = parse(argc, argv);
+  note("ember_bench: {} ({} online CPUs); {}", cpu_model(), std::thread::hardware_concurrency(), torch_description());
+  TimingOptions timing;
+  if (o.quick) {
+    timing.repetitions = 5;
+    timing.max_seconds = 2;
+  }
+  if (o.reps > 0) {
+    timing.repetitions = o.reps;
+    timing.max_seconds = 1e9;
+  }
+  Report report(o.json);
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  for (const int threads : o.threads) {
+    set_threads(threads);
+    run_mlps(o, threads, timing, report);
+    note("[{:.0f} s] MLPs done ({} threads)", elapsed(), threads);
+    run_chain(o, threads, timing, report);
+    note("[{:.0f} s] deep_chain done ({} threads)", elapsed(), threads);
+    run_activations(o, threads, timing, report);
+    note("[{:.0f} s] activations done ({} threads)", elapsed(), threads);
+  }
+  report.print_table();
+  return 0;
+}

@@ -1,0 +1,13 @@
+// Built instead of torch_impl.cpp when CMake finds no libtorch.
+#include "workloads.hpp"
+
+namespace bench {
+
+bool torch_available() { return false; }
+std::string torch_description() { return "libtorch not found at configure time"; }
+void torch_set_threads(int) {}
+std::unique_ptr<Trainer> make_torch_trainer(const MlpSpec&, const MlpInit&) { return nullptr; }
+std::unique_ptr<Task> make_torch_activation(const std::string&, const std::vector<float>&, bool) { return nullptr; }
+std::unique_ptr<Task> make_torch_chain(int, int) { return nullptr; }
+
+}  // namespace bench

@@ -1,0 +1,82 @@
+// The workloads every implementation runs, described with plain types only
+// (no Eigen, no ember, no torch), so that the libtorch code compiles apart.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+enum class Activation { relu, sigmoid };
+enum class LossKind { mse, bce_with_logits, cross_entropy };
+
+// An MLP trained with plain SGD on one fixed batch: sizes = {in, hidden...,
+// out}; `activation` after every hidden layer, none after the last.
+struct MlpSpec {
+  std::string name;
+  std::vector<int> sizes;
+  int batch = 0;
+  Activation activation = Activation::relu;
+  LossKind loss = LossKind::mse;
+  float lr = 0.01f;
+  double check_tolerance = 1e-4;  // relative loss agreement after a few steps
+};
+
+// Initial parameters and data, identical for every implementation.
+struct MlpInit {
+  std::vector<std::vector<float>> weights;  // layer l: [out x in] row-major, as torch::nn::Linear
+  std::vector<std::vector<float>> biases;   // layer l: [out]
+  std::vector<float> x;                     // [batch x in]
+  std::vector<float> target;                // [batch x out] for mse / bce_with_logits
+  std::vector<std::int64_t> labels;         // [batch] for cross_entropy
+};
+
+std::vector<MlpSpec> mlp_specs();
+MlpInit make_mlp_init(const MlpSpec& spec, std::uint64_t seed);
+
+// One implementation of one MLP workload. step() runs forward, loss,
+// backward and the SGD update; loss() is the loss that the last step computed
+// (before its update), read outside the timed region.
+class Trainer {
+ public:
+  virtual ~Trainer() = default;
+  virtual void step() = 0;
+  virtual double loss() = 0;
+};
+
+std::unique_ptr<Trainer> make_hand_trainer(const MlpSpec& spec, const MlpInit& init);
+std::unique_ptr<Trainer> make_ember_trainer(const MlpSpec& spec, const MlpInit& init);
+
+// --- libtorch (torch_impl.cpp; torch_stub.cpp when libtorch is absent) -----
+bool torch_available();
+std::string torch_description();  // version, BLAS and threading back ends
+void torch_set_threads(int threads);
+std::unique_ptr<Trainer> make_torch_trainer(const MlpSpec& spec, const MlpInit& init);
+
+// A repeatable unit of work with a fixed setup (activation throughput, chains).
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual void run() = 0;
+  virtual double checksum() { return 0; }  // compared across implementations before timing
+  // For graphs: run the forward only and keep its graph alive until release().
+  virtual void build() {}
+  virtual void release() {}
+};
+
+// The activations benchmarked by throughput; `name` is the ember/torch name.
+const std::vector<std::string>& activation_names();
+// values: the input, same for every implementation; backward: forward then
+// backward of an all-ones upstream gradient into the input's grad.
+std::unique_ptr<Task> make_ember_activation(const std::string& name, const std::vector<float>& values, bool backward);
+std::unique_ptr<Task> make_torch_activation(const std::string& name, const std::vector<float>& values, bool backward);
+
+// deep_chain: `length` small elementwise ops on a [width] vector, then backward.
+// The ops cycle through mul by a parameter, add a scalar, mul by a scalar, add a
+// parameter (see ember_micro.cpp).
+std::unique_ptr<Task> make_ember_chain(int length, int width);
+std::unique_ptr<Task> make_torch_chain(int length, int width);
+
+}  // namespace bench

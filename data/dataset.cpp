@@ -1,0 +1,157 @@
+// Splitting, standardization and mini-batches (load_csv is in csv.cpp).
+#include "dataset.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "../engine/error.hpp"
+
+namespace ember {
+
+namespace {
+
+void check_dataset(const Dataset& d, const char* op) {
+  if (!d.features.defined() || d.features.rank() != 2)
+    fail<ShapeError>("{}: dataset features must be [N, F], got {}", op,
+                     d.features.defined() ? d.features.shape().str() : "an undefined tensor");
+  if (d.features.size(0) != d.size())
+    fail<ShapeError>("{}: dataset has {} feature rows but {} labels", op, d.features.size(0), d.size());
+}
+
+void check_features(const Tensor& features, const char* op) {
+  if (!features.defined() || features.rank() != 2)
+    fail<ShapeError>("{}: features must be [N, F], got {}", op,
+                     features.defined() ? features.shape().str() : "an undefined tensor");
+}
+
+}  // namespace
+
+std::vector<Index> randperm(Index n, Generator& generator) {
+  if (n < 0) fail<ValueError>("randperm: n must be non-negative, got {}", n);
+  std::vector<Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), Index{0});
+  for (Index i = n - 1; i > 0; --i)
+    std::swap(order[static_cast<std::size_t>(i)], order[generator.below(static_cast<std::uint64_t>(i) + 1)]);
+  return order;
+}
+
+Tensor gather_rows(const Tensor& features, std::span<const Index> indices) {
+  check_features(features, "gather_rows");
+  const Index rows = features.size(0), cols = features.size(1);
+  Tensor out = Tensor::empty({static_cast<Index>(indices.size()), cols});
+  const float* src = features.data();
+  float* dst = out.data();
+  for (const Index i : indices) {
+    if (i < 0 || i >= rows) fail<ValueError>("gather_rows: index {} is out of range for {} rows", i, rows);
+    std::memcpy(dst, src + i * cols, static_cast<std::size_t>(cols) * sizeof(float));
+    dst += cols;
+  }
+  return out;
+}
+
+Dataset subset(const Dataset& dataset, std::span<const Index> indices) {
+  check_dataset(dataset, "subset");
+  Dataset out;
+  out.features = gather_rows(dataset.features, indices);  // checks every index
+  out.labels.reserve(indices.size());
+  for (const Index i : indices) out.labels.push_back(dataset.labels[static_cast<std::size_t>(i)]);
+  out.class_names = dataset.class_names;
+  return out;
+}
+
+Tensor labels_to_tensor(std::span<const Index> labels) {
+  Tensor out = Tensor::empty({static_cast<Index>(labels.size()), 1});
+  for (std::size_t i = 0; i < labels.size(); ++i) out.data()[i] = static_cast<float>(labels[i]);
+  return out;
+}
+
+Split train_test_split(const Dataset& dataset, double test_fraction, Generator& generator) {
+  check_dataset(dataset, "train_test_split");
+  if (!(test_fraction >= 0.0 && test_fraction <= 1.0))
+    fail<ValueError>("train_test_split: test_fraction must be in [0, 1], got {}", test_fraction);
+  const std::vector<Index> order = randperm(dataset.size(), generator);
+  const auto n_test = static_cast<std::ptrdiff_t>(std::llround(test_fraction * static_cast<double>(dataset.size())));
+  const std::span<const Index> all(order);
+  return {subset(dataset, all.subspan(static_cast<std::size_t>(n_test))),
+          subset(dataset, all.first(static_cast<std::size_t>(n_test)))};
+}
+
+// --- Standardizer -----------------------------------------------------------
+
+void Standardizer::fit(const Tensor& features) {
+  check_features(features, "Standardizer::fit");
+  if (features.size(0) == 0) fail<ValueError>("Standardizer::fit: no samples to fit on ({})", features.shape().str());
+  const Eigen::MatrixXd x = features.matrix().cast<double>();
+  const Eigen::RowVectorXd mean = x.colwise().mean();
+  // Two passes: the mean first, then the squared deviations from it.
+  const Eigen::RowVectorXd var = (x.rowwise() - mean).array().square().colwise().mean();
+  const Eigen::RowVectorXd low = x.colwise().minCoeff(), high = x.colwise().maxCoeff();
+  const auto f = static_cast<std::size_t>(x.cols());
+  mean_.resize(f);
+  scale_.resize(f);
+  for (std::size_t j = 0; j < f; ++j) {
+    const auto c = static_cast<Eigen::Index>(j);
+    // A constant column's computed mean can be off by an ulp and its
+    // variance tiny but non-zero; dividing by that would blow rounding noise
+    // up to order 1, so such a column maps to exactly 0 instead.
+    const bool constant = low(c) == high(c);
+    mean_[j] = constant ? low(c) : mean(c);
+    scale_[j] = constant ? 1.0 : std::sqrt(var(c));
+  }
+}
+
+Tensor Standardizer::transform(const Tensor& features) const {
+  check_features(features, "Standardizer::transform");
+  if (!fitted()) fail<ValueError>("Standardizer::transform: call fit first");
+  const auto f = static_cast<Index>(mean_.size());
+  if (features.size(1) != f)
+    fail<ShapeError>("Standardizer::transform: features {} have {} columns, the standardizer was fitted on {}",
+                     features.shape().str(), features.size(1), f);
+  const Eigen::Map<const Eigen::RowVectorXd> mean(mean_.data(), f), scale(scale_.data(), f);
+  Tensor out = Tensor::empty(features.shape());
+  out.matrix() =
+      ((features.matrix().cast<double>().rowwise() - mean).array().rowwise() / scale.array()).cast<float>().matrix();
+  return out;
+}
+
+Tensor Standardizer::fit_transform(const Tensor& features) {
+  fit(features);
+  return transform(features);
+}
+
+// --- BatchIterator ----------------------------------------------------------
+
+BatchIterator::BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle)
+    : dataset_(std::move(dataset)), batch_size_(batch_size), generator_(&generator), shuffle_(shuffle) {
+  check_dataset(dataset_, "BatchIterator");
+  if (batch_size <= 0) fail<ValueError>("BatchIterator: batch_size must be positive, got {}", batch_size);
+}
+
+bool BatchIterator::next(Batch& batch) {
+  if (!in_epoch_) {
+    if (shuffle_) {
+      order_ = randperm(dataset_.size(), *generator_);
+    } else {
+      order_.resize(static_cast<std::size_t>(dataset_.size()));
+      std::iota(order_.begin(), order_.end(), Index{0});
+    }
+    position_ = 0;
+    in_epoch_ = true;
+  }
+  if (position_ >= dataset_.size()) {
+    in_epoch_ = false;
+    return false;
+  }
+  const Index count = std::min(batch_size_, dataset_.size() - position_);
+  const std::span<const Index> indices(order_.data() + position_, static_cast<std::size_t>(count));
+  position_ += count;
+  batch.features = gather_rows(dataset_.features, indices);
+  batch.indices.assign(indices.begin(), indices.end());
+  batch.labels.resize(indices.size());
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    batch.labels[i] = dataset_.labels[static_cast<std::size_t>(indices[i])];
+  return true;
+}
+
+}  // namespace ember

@@ -1,0 +1,129 @@
+// Data sets for classification: a numeric CSV loader, a seeded train/test
+// split, standardization fitted on the training split, and a shuffling
+// mini-batch iterator. Inputs need no gradient, so everything here works on
+// plain values and records nothing in the graph.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../engine/random.hpp"
+#include "../engine/tensor.hpp"
+
+namespace ember {
+
+// N samples of F numeric features, each with a class label.
+struct Dataset {
+  Tensor features;                       // [N, F] float32
+  std::vector<Index> labels;             // N class indices in [0, num_classes())
+  std::vector<std::string> class_names;  // from the file's header, else "0", "1", ...
+
+  Index size() const { return static_cast<Index>(labels.size()); }
+  Index num_features() const { return features.defined() ? features.size(1) : 0; }
+  Index num_classes() const { return static_cast<Index>(class_names.size()); }
+};
+
+// Whether a CSV file starts with a scikit-learn style header line
+// `n_samples,n_features,class_name_0,class_name_1,...`.
+enum class CsvHeader {
+  Auto,     // a header when another line follows, the first two fields are
+            // non-negative integers, and either all further fields are
+            // non-numeric (class names) or the field count differs from the
+            // next line's while that one has the n_features + 1 declared
+  Present,  // the first line is such a header
+  Absent,   // every line is a sample
+};
+
+struct CsvOptions {
+  int label_column = -1;  // 0-based; negative counts from the back (-1: the last column)
+  CsvHeader header = CsvHeader::Auto;
+  char delimiter = ',';
+};
+
+// Loads numeric features plus an integer label column. Blank lines are
+// skipped, "\r\n" line ends accepted, fields may carry surrounding spaces.
+// A header's declared sample and feature counts are checked, and its class
+// names bound the labels. Without a header there are max(label) + 1 classes
+// named "0", "1", ... Labels are non-negative integers ("2" or "2.0") up to
+// kMaxLabel. Anything malformed throws IoError with a one-line message that
+// names the file, line and column:
+//   load_csv: iris.csv:12:3: "abc" is not a number
+Dataset load_csv(const std::string& path, const CsvOptions& options = {});
+inline constexpr Index kMaxLabel = 99'999;
+
+// A random permutation of 0 .. n-1 (Fisher-Yates), reproducible from the seed.
+std::vector<Index> randperm(Index n, Generator& generator);
+
+// The rows `indices` of a [N, F] tensor, copied (a plain row gather, no graph).
+Tensor gather_rows(const Tensor& features, std::span<const Index> indices);
+// The samples `indices` of a dataset, in that order; class names are kept.
+Dataset subset(const Dataset& dataset, std::span<const Index> indices);
+
+// Labels as a float [N, 1] column of 0, 1, ... (targets for BCE or MSE).
+Tensor labels_to_tensor(std::span<const Index> labels);
+
+// A seeded shuffle split: round(test_fraction * N) samples go to the test
+// set, the rest to the training set; no sample is in both.
+struct Split {
+  Dataset train;
+  Dataset test;
+};
+Split train_test_split(const Dataset& dataset, double test_fraction, Generator& generator);
+
+// Per-feature standardization, (x - mean) / std, with the population std
+// (as scikit-learn's StandardScaler). Fit it on the training split only and
+// apply the same statistics to the test split. A constant feature (all
+// values equal) keeps scale 1, so it becomes exactly 0 rather than 0/0.
+class Standardizer {
+ public:
+  void fit(const Tensor& features);                // features: [N, F], N >= 1
+  Tensor transform(const Tensor& features) const;  // a new [M, F] tensor
+  Tensor fit_transform(const Tensor& features);
+
+  bool fitted() const { return !mean_.empty(); }
+  const std::vector<double>& mean() const { return mean_; }
+  const std::vector<double>& scale() const { return scale_; }  // the std, or 1 for a constant feature
+
+ private:
+  std::vector<double> mean_, scale_;
+};
+
+// One mini-batch: the features and labels of the samples `indices`.
+struct Batch {
+  Tensor features;             // [B, F]
+  std::vector<Index> labels;   // B labels
+  std::vector<Index> indices;  // the samples' rows in the dataset
+};
+
+// Walks a dataset in mini-batches, one epoch at a time:
+//   BatchIterator batches(train, 32, gen);
+//   Batch batch;
+//   for (int epoch = 0; epoch < epochs; ++epoch)
+//     while (batches.next(batch)) { ... }
+// Each epoch draws a fresh order from `generator` (when shuffling) and
+// visits every sample exactly once; the last batch may be smaller. The
+// iterator keeps a handle on the dataset's values and a reference to the
+// generator, which must outlive it.
+class BatchIterator {
+ public:
+  BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle = true);
+
+  // Fills `batch` with the next batch of the epoch and returns true; at the
+  // end of the epoch returns false, and the call after that starts a new one.
+  bool next(Batch& batch);
+
+  Index batch_size() const { return batch_size_; }
+  Index num_batches() const { return (dataset_.size() + batch_size_ - 1) / batch_size_; }  // per epoch
+
+ private:
+  Dataset dataset_;
+  Index batch_size_;
+  Generator* generator_;
+  bool shuffle_;
+  std::vector<Index> order_;
+  Index position_ = 0;
+  bool in_epoch_ = false;
+};
+
+}  // namespace ember

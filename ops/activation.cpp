@@ -1,0 +1,411 @@
+#include "activation.hpp"
+
+#include <cmath>
+#include <iterator>
+#include <type_traits>
+
+#include "../engine/record.hpp"
+#include "simd.hpp"
+
+namespace ember {
+
+namespace {
+
+namespace ei = Eigen::internal;
+using simd::constant;
+using simd::where;
+
+// out = f(x) elementwise, in one vectorized pass.
+template <class T, class F>
+TensorT<T> map(const TensorT<T>& x, F f) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().unaryExpr(simd::vectorized(f));
+  return out;
+}
+
+// a where mask, else b, but NaN where x is NaN: a piecewise gradient that
+// keeps "NaN in, NaN out".
+template <class P>
+P piecewise(const P& mask, const P& a, const P& b, const P& x) {
+  return where(mask, a, where(ei::pcmp_eq(x, x), b, x));
+}
+
+}  // namespace
+
+// --- the seed's four, and their relatives ------------------------------------
+
+// Fused (not 1/(1+exp(-x)) from exp, add, div nodes): the naive form
+// overflows for x < -88 in float, and the backward needs only the output.
+template <class T>
+TensorT<T> sigmoid(const TensorT<T>& x) {
+  auto out = map(x, [](auto v) { return simd::sigmoid_p(v); });
+  // d/dx sigmoid = H(1-H)
+  return record(out, "sigmoid", {x}, [](Backward<T>& b) {
+    auto h = b.output();
+    b.accumulate(0, b.grad() * h * (T(1) - h));
+  });
+}
+
+// Eigen's tanh: in float a vectorized rational approximation (a few ulp,
+// exactly ±1 for |x| >= 8, so the float gradient is 0 there rather than
+// < 5e-7); in double std::tanh.
+template <class T>
+TensorT<T> tanh(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values().tanh();
+  // d/dx tanh = 1 - H^2
+  return record(out, "tanh", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad() * (T(1) - b.output().square())); });
+}
+
+template <class T>
+TensorT<T> relu(const TensorT<T>& x) {
+  auto out = map(x, [](auto v) { return where(ei::pcmp_le(v, ei::pzero(v)), ei::pzero(v), v); });
+  // d/dx relu = 1 if x > 0, 0 if x <= 0; the mask H > 0 is the same test
+  return record(out, "relu", {x}, [](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.output(), simd::vectorized([](auto g, auto h) {
+      return piecewise(ei::pcmp_le(ei::pzero(h), h), g, ei::pzero(h), h);
+    })));
+  });
+}
+
+template <class T>
+TensorT<T> leaky_relu(const TensorT<T>& x, ScalarOf<T> slope) {
+  auto out = map(x, [slope](auto v) {
+    using P = decltype(v);
+    return where(ei::pcmp_le(v, ei::pzero(v)), ei::pmul(v, constant<P>(slope)), v);
+  });
+  // d/dx leaky_relu = 1 if x > 0, slope if x <= 0
+  return record(out, "leaky_relu", {x}, [slope](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([slope](auto g, auto v) {
+      using P = decltype(v);
+      return piecewise(ei::pcmp_lt(ei::pzero(v), v), g, ei::pmul(g, constant<P>(slope)), v);
+    })));
+  });
+}
+
+template <class T>
+TensorT<T> elu(const TensorT<T>& x, ScalarOf<T> alpha) {
+  auto out = map(x, [alpha](auto v) {
+    using P = decltype(v);
+    return where(ei::pcmp_lt(ei::pzero(v), v), v, ei::pmul(constant<P>(alpha), simd::expm1_p(v)));
+  });
+  // d/dx elu = 1 if x > 0, alpha e^x if x <= 0 (alpha at 0, as in PyTorch);
+  // from the input: alpha + H would lose e^x for very negative x
+  return record(out, "elu", {x}, [alpha](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([alpha](auto g, auto v) {
+      using P = decltype(v);
+      return where(ei::pcmp_lt(ei::pzero(v), v), g, ei::pmul(g, ei::pmul(constant<P>(alpha), simd::exp_p(v))));
+    })));
+  });
+}
+
+// Exact GELU, x Phi(x), with Phi(x) = erfc(-x/sqrt2)/2: full relative
+// precision in the lower tail, where 1 + erf(x/sqrt2) cancels. Eigen has no
+// vectorized erfc, so float lanes use erfc(z) = t exp(-z^2 + g(t)),
+// t = 1/(1 + z/2), z >= 0, with g a degree-11 Chebyshev fit fitted for ember
+// (mpmath, max error 1.4e-8 on t in [0, 1]); z^2 = x^2/2 is split exactly
+// with an FMA, so the error stays near 1e-7 relative down to the underflow.
+// double uses std::erfc, one element at a time.
+constexpr double kErfcFit[] = {-0.189367455655, 1.05023352231,  -2.34627239165,  2.59012919075,
+                               -1.38666666352,  0.422859655635, -0.26409587958,  -0.0681377039033,
+                               0.0817567919456, 0.375074484768, 0.999998553034, -1.26551211854};
+
+// |x| capped at 20 (Phi is 0 or 1 there in float), with its exact square hi + lo.
+template <class P>
+struct Square {
+  P a, hi, lo;
+  explicit Square(const P& x) {
+    const P m = ei::pabs(x);
+    a = where(ei::pcmp_lt(constant<P>(20), m), constant<P>(20), m);
+    hi = ei::pmul(a, a);
+    lo = ei::pmadd(a, a, ei::pnegate(hi));
+  }
+  P exp_minus_half() const {  // e^(-x^2/2)
+    return ei::pmul(simd::exp_p(ei::pmul(constant<P>(-0.5), hi)), ei::psub(constant<P>(1), ei::pmul(constant<P>(0.5), lo)));
+  }
+};
+
+template <class P>
+P normal_cdf_p(const P& x) {
+  const Square<P> sq(x);
+  const P t = ei::pdiv(constant<P>(1), ei::padd(constant<P>(1), ei::pmul(sq.a, constant<P>(0.35355339059327376))));
+  P g = constant<P>(kErfcFit[0]);
+  for (std::size_t i = 1; i < std::size(kErfcFit); ++i) g = ei::pmadd(g, t, constant<P>(kErfcFit[i]));
+  const P tail = ei::pmul(ei::pmul(constant<P>(0.5), t),
+                          ei::pmul(simd::exp_p(ei::pmul(constant<P>(-0.5), sq.hi)),
+                                   simd::exp_p(ei::psub(g, ei::pmul(constant<P>(0.5), sq.lo)))));
+  return where(ei::pcmp_lt(x, ei::pzero(x)), tail, ei::psub(constant<P>(1), tail));
+}
+
+template <class T>
+static T normal_cdf(T x) {
+  return T(0.5) * std::erfc(-x * T(0.70710678118654752440));
+}
+
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+template <class T>
+static TensorT<T> gelu_exact(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  if constexpr (std::is_same_v<T, float>) {
+    out.values() = x.values().unaryExpr(simd::vectorized([](auto v) {
+      const auto phi = normal_cdf_p(v);
+      return where(ei::pcmp_eq(phi, ei::pzero(phi)), phi, ei::pmul(v, phi));  // 0, not -inf*0, at -inf
+    }));
+  } else {
+    out.values() = x.values().unaryExpr([](T v) {
+      const T phi = normal_cdf(v);
+      return phi == T(0) ? T(0) : v * phi;
+    });
+  }
+  // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi)
+  return record(out, "gelu", {x}, [](Backward<T>& b) {
+    if constexpr (std::is_same_v<T, float>) {
+      b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
+        using P = decltype(v);
+        const P density = ei::pmul(constant<P>(kInvSqrt2Pi), Square<P>(v).exp_minus_half());
+        const P slope = where(ei::pcmp_eq(density, ei::pzero(v)), ei::pzero(v), ei::pmul(v, density));
+        return ei::pmul(g, ei::padd(normal_cdf_p(v), slope));
+      })));
+    } else {
+      b.accumulate(0, b.grad().binaryExpr(b.input(0), [](T g, T v) {
+        const T density = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+        return g * (normal_cdf(v) + (density == T(0) ? T(0) : v * density));
+      }));
+    }
+  });
+}
+
+// x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3): the
+// sigmoid form needs no tanh and keeps the lower tail's relative precision.
+template <class P>
+static P gelu_tanh_arg(const P& v) {  // 2u
+  const P v2 = ei::pmul(v, v);
+  return ei::pmul(constant<P>(2 * 0.79788456080286535588), ei::pmul(v, ei::pmadd(constant<P>(0.044715), v2, constant<P>(1))));
+}
+
+template <class T>
+static TensorT<T> gelu_tanh(const TensorT<T>& x) {
+  auto out = map(x, [](auto v) {
+    const auto s = simd::sigmoid_p(gelu_tanh_arg(v));
+    return where(ei::pcmp_eq(s, ei::pzero(s)), s, ei::pmul(v, s));
+  });
+  // d/dx x s(2u) = s + x s(1-s) 2u', 2u' = 2 sqrt(2/pi)(1 + 3*0.044715 x^2)
+  return record(out, "gelu_tanh", {x}, [](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
+      using P = decltype(v);
+      const P s = simd::sigmoid_p(gelu_tanh_arg(v));
+      const P t = ei::pmul(s, ei::psub(constant<P>(1), s));
+      const P du = ei::pmul(constant<P>(2 * 0.79788456080286535588),
+                            ei::pmadd(constant<P>(3 * 0.044715), ei::pmul(v, v), constant<P>(1)));
+      // where s(1-s) underflows to 0, skip the term (x^2 may be inf there)
+      return ei::pmul(g, where(ei::pcmp_eq(t, ei::pzero(t)), s, ei::padd(s, ei::pmul(ei::pmul(v, t), du))));
+    })));
+  });
+}
+
+template <class T>
+TensorT<T> gelu(const TensorT<T>& x, GeluApproximation approximate) {
+  return approximate == GeluApproximation::tanh ? gelu_tanh(x) : gelu_exact(x);
+}
+
+// Fused: x * sigmoid(x) from two nodes would give NaN (-inf * 0) at x = -inf
+// and keep an extra buffer.
+template <class T>
+TensorT<T> silu(const TensorT<T>& x) {
+  auto out = map(x, [](auto v) {
+    const auto s = simd::sigmoid_p(v);
+    return where(ei::pcmp_eq(s, ei::pzero(s)), s, ei::pmul(v, s));
+  });
+  // d/dx x s(x) = s + x s(1-s)
+  return record(out, "silu", {x}, [](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
+      using P = decltype(v);
+      const P s = simd::sigmoid_p(v);
+      const P t = ei::pmul(s, ei::psub(constant<P>(1), s));
+      return ei::pmul(g, where(ei::pcmp_eq(t, ei::pzero(t)), s, ei::padd(s, ei::pmul(v, t))));
+    })));
+  });
+}
+
+// Fused: log(1 + exp(x)) from nodes overflows at x > 88 in float and rounds
+// to 0 (gradient 0) for x < -17 in float.
+template <class T>
+TensorT<T> softplus(const TensorT<T>& x) {
+  auto out = map(x, [](auto v) { return simd::softplus_p(v); });
+  // d/dx softplus = sigmoid(x), exact and nonzero far into the lower tail
+  return record(out, "softplus", {x}, [](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
+      return ei::pmul(g, simd::sigmoid_p(v));
+    })));
+  });
+}
+
+// Fused, for three reasons: the node is named "centered_sigmoid" (diagnostics
+// find activations by op name); sigmoid(x) - 1/2 cancels near 0 (absolute
+// error ~ulp(1/2), so 0 for |x| < 1e-8 in float) while tanh(x/2)/2 =
+// -t/(2(2+t)) with t = e^-|x| - 1 keeps full precision; and the backward
+// computes the sigmoid's own derivative bit for bit.
+template <class T>
+TensorT<T> centered_sigmoid(const TensorT<T>& x) {
+  auto out = map(x, [](auto v) {
+    using P = decltype(v);
+    const P t = simd::expm1_p(ei::pnegate(ei::pabs(v)));
+    const P half = ei::pdiv(ei::pnegate(t), ei::pmul(constant<P>(2), ei::padd(constant<P>(2), t)));
+    return where(ei::pcmp_lt(v, ei::pzero(v)), ei::pnegate(half), half);
+  });
+  // d/dx (sigmoid - 1/2) = s(1-s), s = sigmoid(x) recomputed exactly as sigmoid does
+  return record(out, "centered_sigmoid", {x}, [](Backward<T>& b) {
+    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
+      using P = decltype(v);
+      const P s = simd::sigmoid_p(v);
+      return ei::pmul(ei::pmul(g, s), ei::psub(constant<P>(1), s));
+    })));
+  });
+}
+
+template <class T>
+TensorT<T> identity(const TensorT<T>& x) {
+  auto out = TensorT<T>::empty(x.shape());
+  out.values() = x.values();
+  // d/dx x = 1
+  return record(out, "identity", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad()); });
+}
+
+// --- softmax and log-softmax along an axis ------------------------------------
+
+namespace {
+
+template <class T, int Order>
+using Lines = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Order>>;
+template <class T, int Order>
+using ConstLines = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Order>>;
+template <class T>
+using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
+
+// A tensor seen as [outer, n, inner] around `axis` (a scalar as [1]).
+struct AxisSplit {
+  Index outer = 1, n = 1, inner = 1;
+  AxisSplit(const Shape& shape, int axis, const char* op) {
+    const Shape s = shape.rank() == 0 ? Shape{1} : shape;
+    const int a = s.normalize_axis(axis, op);
+    for (int i = 0; i < s.rank(); ++i) (i < a ? outer : i == a ? n : inner) *= s[i];
+  }
+  // Calls f(order, offset, rows) for matrices whose rows are the lines along
+  // the axis: one row-major [outer x n] block when the axis is the last,
+  // else one column-major [inner x n] block per outer index.
+  template <class F>
+  void for_each_block(F&& f) const {
+    if (outer * n * inner == 0) return;
+    if (inner == 1) return f(std::integral_constant<int, Eigen::RowMajor>{}, Index(0), outer);
+    for (Index o = 0; o < outer; ++o) f(std::integral_constant<int, Eigen::ColMajor>{}, o * n * inner, inner);
+  }
+};
+
+constexpr auto kExp = [](auto v) { return simd::exp_p(v); };
+
+}  // namespace
+
+// Fused: from exp/sum/div nodes the exponentials overflow without the shift,
+// and the backward would keep three buffers instead of the output.
+template <class T>
+TensorT<T> softmax(const TensorT<T>& x, int axis) {
+  const AxisSplit split(x.shape(), axis, "softmax");
+  auto out = TensorT<T>::empty(x.shape());
+  split.for_each_block([&](auto order, Index offset, Index rows) {
+    constexpr int O = decltype(order)::value;
+    ConstLines<T, O> in(x.data() + offset, rows, split.n);
+    Lines<T, O> y(out.data() + offset, rows, split.n);
+    const Column<T> max = in.rowwise().maxCoeff();
+    y = in.colwise() - max;
+    y = y.unaryExpr(simd::vectorized(kExp));
+    y.colwise() /= Column<T>(simd::ordered(y).rowwise().sum());
+  });
+  // d/dx_i softmax_j = H_j (delta_ij - H_i), so dx = H (g - sum(g H))
+  return record(out, "softmax", {x}, [split](Backward<T>& b) {
+    if (!b.needs(0)) return;
+    T* dx = b.grad_matrix_of(0, b.output_shape().numel(), 1).data();
+    split.for_each_block([&](auto order, Index offset, Index rows) {
+      constexpr int O = decltype(order)::value;
+      ConstLines<T, O> g(b.grad().data() + offset, rows, split.n), h(b.output().data() + offset, rows, split.n);
+      Lines<T, O> d(dx + offset, rows, split.n);
+      const Column<T> dot = (g * h).rowwise().sum();
+      d += h * (g.colwise() - dot);
+    });
+  });
+}
+
+template <class T>
+TensorT<T> log_softmax(const TensorT<T>& x, int axis) {
+  const AxisSplit split(x.shape(), axis, "log_softmax");
+  auto out = TensorT<T>::empty(x.shape());
+  split.for_each_block([&](auto order, Index offset, Index rows) {
+    constexpr int O = decltype(order)::value;
+    ConstLines<T, O> in(x.data() + offset, rows, split.n);
+    Lines<T, O> y(out.data() + offset, rows, split.n);
+    const Column<T> max = in.rowwise().maxCoeff();
+    y = in.colwise() - max;
+    y = y.unaryExpr(simd::vectorized(kExp));
+    const Column<T> log_total = simd::ordered(y).rowwise().sum().log();
+    y = in.colwise() - max;  // again: x - max - log_total, rounded in that order
+    y.colwise() -= log_total;
+  });
+  // d/dx_i log_softmax_j = delta_ij - softmax_i, so dx = g - e^H sum(g)
+  return record(out, "log_softmax", {x}, [split](Backward<T>& b) {
+    if (!b.needs(0)) return;
+    T* dx = b.grad_matrix_of(0, b.output_shape().numel(), 1).data();
+    split.for_each_block([&](auto order, Index offset, Index rows) {
+      constexpr int O = decltype(order)::value;
+      ConstLines<T, O> g(b.grad().data() + offset, rows, split.n), h(b.output().data() + offset, rows, split.n);
+      Lines<T, O> d(dx + offset, rows, split.n);
+      const Column<T> total = simd::ordered(g).rowwise().sum();
+      const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, O> p = h.unaryExpr(simd::vectorized(kExp));
+      d += g - p.colwise() * total;
+    });
+  });
+}
+
+// --- lookup by name -------------------------------------------------------------
+
+std::vector<std::string> activation_names() {
+  return {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "silu", "softplus", "centered_sigmoid",
+          "identity"};
+}
+
+template <class T>
+ActivationFn<T> activation(std::string_view name) {
+  using X = const TensorT<T>&;
+  if (name == "sigmoid") return [](X x) { return sigmoid(x); };
+  if (name == "tanh") return [](X x) { return tanh(x); };
+  if (name == "relu") return [](X x) { return relu(x); };
+  if (name == "leaky_relu") return [](X x) { return leaky_relu(x); };
+  if (name == "elu") return [](X x) { return elu(x); };
+  if (name == "gelu") return [](X x) { return gelu(x); };
+  if (name == "gelu_tanh") return [](X x) { return gelu(x, GeluApproximation::tanh); };
+  if (name == "silu") return [](X x) { return silu(x); };
+  if (name == "softplus") return [](X x) { return softplus(x); };
+  if (name == "centered_sigmoid") return [](X x) { return centered_sigmoid(x); };
+  if (name == "identity") return [](X x) { return identity(x); };
+  std::string valid;
+  for (const auto& n : activation_names()) valid += (valid.empty() ? "" : ", ") + n;
+  fail<ValueError>("activation: unknown name '{}'; valid names: {}", name, valid);
+}
+
+#define EMBER_INSTANTIATE(T)                                                       \
+  template TensorT<T> sigmoid(const TensorT<T>&);                                  \
+  template TensorT<T> tanh(const TensorT<T>&);                                     \
+  template TensorT<T> relu(const TensorT<T>&);                                     \
+  template TensorT<T> leaky_relu(const TensorT<T>&, ScalarOf<T>);                  \
+  template TensorT<T> elu(const TensorT<T>&, ScalarOf<T>);                         \
+  template TensorT<T> gelu(const TensorT<T>&, GeluApproximation);                  \
+  template TensorT<T> silu(const TensorT<T>&);                                     \
+  template TensorT<T> softplus(const TensorT<T>&);                                 \
+  template TensorT<T> centered_sigmoid(const TensorT<T>&);                         \
+  template TensorT<T> identity(const TensorT<T>&);                                 \
+  template TensorT<T> softmax(const TensorT<T>&, int);                             \
+  template TensorT<T> log_softmax(const TensorT<T>&, int);                         \
+  template ActivationFn<T> activation<T>(std::string_view);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(double)
+
+}  // namespace ember

@@ -1,0 +1,221 @@
+#include "shape.hpp"
+
+#include <array>
+#include <string>
+
+#include "../engine/record.hpp"
+
+namespace ember {
+
+namespace {
+
+std::string dims_str(std::span<const Index> dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+// The values at `data` broadcast to `to`: a view when no expansion is needed,
+// a materialized copy otherwise.
+template <class T>
+class Expanded {
+ public:
+  Expanded(const T* data, const Shape& from, const Shape& to) : view_(data), size_(to.numel()) {
+    if (from.numel() != size_) {
+      copy_ = Buffer<T>(size_);
+      expand(data, from, copy_.data(), to);
+      view_ = copy_.data();
+    }
+  }
+  ConstArrayMap<T> array() const { return {view_, size_}; }
+
+ private:
+  Buffer<T> copy_;
+  const T* view_;
+  Index size_;
+};
+
+// Product of the dimensions before and after `axis`.
+Index outer_size(const Shape& s, int axis) {
+  Index n = 1;
+  for (int i = 0; i < axis; ++i) n *= s[i];
+  return n;
+}
+Index inner_size(const Shape& s, int axis) {
+  Index n = 1;
+  for (int i = axis + 1; i < s.rank(); ++i) n *= s[i];
+  return n;
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> reshape(const TensorT<T>& x, std::span<const Index> dims) {
+  const Shape& from = x.shape();
+  std::array<Index, Shape::kMaxRank> resolved{};
+  if (dims.size() > Shape::kMaxRank)
+    fail<ShapeError>("reshape: target {} has rank {}, above the maximum rank {}", dims_str(dims), dims.size(),
+                     Shape::kMaxRank);
+  int inferred = -1;
+  Index known = 1;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1) {
+      if (inferred >= 0) fail<ShapeError>("reshape: target {} has more than one -1 dimension", dims_str(dims));
+      inferred = static_cast<int>(i);
+    } else if (dims[i] < 0) {
+      fail<ShapeError>("reshape: target {} has a negative dimension {} (only -1 is allowed)", dims_str(dims), dims[i]);
+    } else {
+      known *= dims[i];
+    }
+    resolved[i] = dims[i];
+  }
+  if (inferred >= 0) {
+    if (known == 0 || from.numel() % known != 0)
+      fail<ShapeError>("reshape: cannot reshape {} ({} elements) to {}: no size for the -1 dimension fits",
+                       from.str(), from.numel(), dims_str(dims));
+    resolved[static_cast<std::size_t>(inferred)] = from.numel() / known;
+    known = from.numel();
+  }
+  if (known != from.numel())
+    fail<ShapeError>("reshape: cannot reshape {} ({} elements) to {} ({} elements)", from.str(), from.numel(),
+                     dims_str(dims), known);
+  auto out = TensorT<T>::empty(Shape(std::span<const Index>(resolved.data(), dims.size())));
+  out.values() = x.values();
+  // d/dx reshape(x) = 1, element for element in the same order
+  return record(out, "reshape", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad()); });
+}
+
+template <class T>
+TensorT<T> reshape(const TensorT<T>& x, std::initializer_list<Index> dims) {
+  return reshape(x, std::span<const Index>(dims.begin(), dims.size()));
+}
+
+template <class T>
+TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
+  return reshape(x, shape.dims());
+}
+
+namespace {
+
+template <class T>
+TensorT<T> concat_impl(std::span<const TensorT<T>> tensors, int axis) {
+  if (tensors.empty()) fail<ValueError>("concat: empty list of tensors");
+  const Shape& first = tensors[0].shape();
+  const int a = first.normalize_axis(axis, "concat");
+  Shape shape = first;
+  shape[a] = 0;
+  for (std::size_t t = 0; t < tensors.size(); ++t) {
+    const Shape& s = tensors[t].shape();
+    bool fits = s.rank() == first.rank();
+    for (int i = 0; fits && i < s.rank(); ++i) fits = i == a || s[i] == first[i];
+    if (!fits)
+      fail<ShapeError>("concat: tensor {} of shape {} does not match tensor 0 of shape {} outside axis {}", t, s.str(),
+                       first.str(), axis);
+    shape[a] += s[a];
+  }
+  // Every input is an [outer, d_t * inner] block of columns of the output
+  // [outer, sum_t d_t * inner].
+  const Index outer = outer_size(shape, a), inner = inner_size(shape, a);
+  auto out = TensorT<T>::empty(shape);
+  MatrixMap<T> o(out.data(), outer, shape[a] * inner);
+  Index offset = 0;
+  for (const auto& x : tensors) {
+    const Index width = x.shape()[a] * inner;
+    o.middleCols(offset, width) = ConstMatrixMap<T>(x.data(), outer, width);
+    offset += width;
+  }
+  // d/dx_t concat(x) = 1 on x_t's own block of the output
+  return record(out, "concat", tensors, [a](Backward<T>& b) {
+    const Shape& shape = b.output_shape();
+    const Index outer = outer_size(shape, a), inner = inner_size(shape, a);
+    ConstMatrixMap<T> g(b.grad().data(), outer, shape[a] * inner);
+    Index offset = 0;
+    for (int t = 0; t < b.num_inputs(); ++t) {
+      const Index width = b.input_shape(t)[a] * inner;
+      if (b.needs(t)) b.grad_matrix_of(t, outer, width) += g.middleCols(offset, width);
+      offset += width;
+    }
+  });
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> concat(const std::vector<TensorT<T>>& tensors, int axis) {
+  return concat_impl(std::span<const TensorT<T>>(tensors), axis);
+}
+
+template <class T>
+TensorT<T> concat(std::initializer_list<TensorT<T>> tensors, int axis) {
+  return concat_impl(std::span<const TensorT<T>>(tensors.begin(), tensors.size()), axis);
+}
+
+template <class T>
+TensorT<T> index_select(const TensorT<T>& x, std::span<const Index> rows) {
+  const Shape& s = x.shape();
+  if (s.rank() == 0) fail<ShapeError>("index_select: tensor of shape {} has no axis 0 to select from", s.str());
+  const Index n = s[0], inner = inner_size(s, 0);
+  for (const Index r : rows)
+    if (r < 0 || r >= n)
+      fail<ValueError>("index_select: index {} is out of range for axis 0 of size {} (shape {})", r, n, s.str());
+  Shape shape = s;
+  shape[0] = static_cast<Index>(rows.size());
+  auto out = TensorT<T>::empty(shape);
+  ConstMatrixMap<T> in(x.data(), n, inner);
+  MatrixMap<T> o(out.data(), shape[0], inner);
+  for (std::size_t i = 0; i < rows.size(); ++i) o.row(static_cast<Index>(i)) = in.row(rows[i]);
+  // d/dx[r] index_select(x)[i] = 1 where rows[i] == r; repeats add up. The
+  // indices are kept only when a backward will need them.
+  std::vector<Index> saved;
+  if (grad_enabled() && x.requires_grad()) saved.assign(rows.begin(), rows.end());
+  return record(out, "index_select", {x}, [saved = std::move(saved)](Backward<T>& b) {
+    const Index inner = inner_size(b.input_shape(0), 0);
+    auto gi = b.grad_matrix_of(0, b.input_shape(0)[0], inner);
+    ConstMatrixMap<T> g(b.grad().data(), static_cast<Index>(saved.size()), inner);
+    for (std::size_t i = 0; i < saved.size(); ++i) gi.row(saved[i]) += g.row(static_cast<Index>(i));
+  });
+}
+
+template <class T>
+TensorT<T> index_select(const TensorT<T>& x, std::initializer_list<Index> rows) {
+  return index_select(x, std::span<const Index>(rows.begin(), rows.size()));
+}
+
+template <class T>
+TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b) {
+  Shape shape;
+  try {
+    shape = broadcast_shapes(broadcast_shapes(mask.shape(), a.shape(), "where"), b.shape(), "where");
+  } catch (const ShapeError&) {
+    fail<ShapeError>("where: mask {}, a {} and b {} cannot be broadcast to one shape", mask.shape().str(),
+                     a.shape().str(), b.shape().str());
+  }
+  auto out = TensorT<T>::empty(shape);
+  const Expanded<T> m(mask.data(), mask.shape(), shape), x(a.data(), a.shape(), shape), y(b.data(), b.shape(), shape);
+  out.values() = (m.array() != T(0)).select(x.array(), y.array());
+  // d/da where(m, a, b) = [m != 0], d/db = [m == 0], nothing to the mask. The
+  // engine sums broadcast dimensions back to a's and b's shapes.
+  return record(out, "where", {mask, a, b}, [](Backward<T>& g) {
+    if (!g.needs(1) && !g.needs(2)) return;
+    const Expanded<T> m(g.input(0).data(), g.input_shape(0), g.output_shape());
+    if (g.needs(1)) g.accumulate(1, (m.array() != T(0)).select(g.grad(), T(0)));
+    if (g.needs(2)) g.accumulate(2, (m.array() != T(0)).select(T(0), g.grad()));
+  });
+}
+
+#define EMBER_INSTANTIATE(T)                                                             \
+  template TensorT<T> reshape(const TensorT<T>&, std::span<const Index>);                \
+  template TensorT<T> reshape(const TensorT<T>&, std::initializer_list<Index>);          \
+  template TensorT<T> reshape(const TensorT<T>&, const Shape&);                          \
+  template TensorT<T> concat(const std::vector<TensorT<T>>&, int);                       \
+  template TensorT<T> concat(std::initializer_list<TensorT<T>>, int);                    \
+  template TensorT<T> index_select(const TensorT<T>&, std::span<const Index>);           \
+  template TensorT<T> index_select(const TensorT<T>&, std::initializer_list<Index>);     \
+  template TensorT<T> where(const TensorT<T>&, const TensorT<T>&, const TensorT<T>&);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(double)
+
+}  // namespace ember

@@ -1,0 +1,36 @@
+// Shape and index ops: reshape, concat, index_select, where.
+#pragma once
+
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "../engine/tensor.hpp"
+
+namespace ember {
+
+// The same values (row-major order) in a new shape. One dimension may be -1:
+// it is inferred from the number of elements. A shape with another element
+// count is a ShapeError naming both shapes. (A Shape cannot hold -1: infer
+// with the list or span forms.)
+template <class T> TensorT<T> reshape(const TensorT<T>& x, std::span<const Index> dims);
+template <class T> TensorT<T> reshape(const TensorT<T>& x, std::initializer_list<Index> dims);  // reshape(x, {-1, 4})
+template <class T> TensorT<T> reshape(const TensorT<T>& x, const Shape& shape);
+
+// Joins tensors along `axis`; all other dimensions must agree. An empty list
+// is a ValueError, a mismatch a ShapeError naming the shapes.
+template <class T> TensorT<T> concat(const std::vector<TensorT<T>>& tensors, int axis);
+template <class T> TensorT<T> concat(std::initializer_list<TensorT<T>> tensors, int axis);  // concat({a, b}, 0)
+
+// The rows x[rows[0]], x[rows[1]], ... along axis 0 (mini-batches). Indices
+// may repeat (their gradients add up); one outside [0, x.size(0)) is a
+// ValueError naming it and the size.
+template <class T> TensorT<T> index_select(const TensorT<T>& x, std::span<const Index> rows);
+template <class T> TensorT<T> index_select(const TensorT<T>& x, std::initializer_list<Index> rows);
+
+// Elementwise `mask != 0 ? a : b` (a NaN mask counts as true), with mask, a
+// and b broadcast to one shape. The mask gets no gradient; a and b get the
+// upstream gradient where they were chosen and exactly 0 elsewhere.
+template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b);
+
+}  // namespace ember
