@@ -95,9 +95,14 @@ class Backward {
 
   // Input i's gradient buffer as a [rows x cols] row-major matrix, zeroed if
   // it is new, for ops that accumulate a product into it in place
-  // (`m.noalias() += a * b`). rows*cols must equal the input's size.
+  // (`m.noalias() += a * b`). rows*cols must equal the input's size, and
+  // input i must require grad.
   MatrixMap<T> grad_matrix_of(int i, Index rows, Index cols) {
     Node<T>& input = in(i);
+    if (!input.requires_grad)
+      fail<GraphError>("{}: backward asked for the gradient matrix of input {}, which does not require grad (test "
+                       "needs({}) first)",
+                       node_.op, i, i);
     if (rows * cols != input.shape.numel())
       fail<GraphError>("{}: backward asked for a [{}x{}] gradient of input {} with shape {}", node_.op, rows, cols, i,
                        input.shape.str());

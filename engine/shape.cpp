@@ -40,7 +40,10 @@ Shape Shape::reduced(int axis, bool keepdim) const {
 
 std::string Shape::str() const {
   std::string s = "[";
-  for (int i = 0; i < rank_; ++i) s += (i ? "x" : "") + std::to_string((*this)[i]);
+  for (int i = 0; i < rank_; ++i) {
+    if (i) s += 'x';
+    s += std::to_string((*this)[i]);
+  }
   return s + "]";
 }
 

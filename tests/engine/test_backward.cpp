@@ -216,3 +216,13 @@ TEST_CASE("custom op: a backward returning the wrong gradient size is a clear er
   CHECK_THROWS_WITH_SUBSTR(bad_grad(x).backward(Tensor64::ones({2})), GraphError,
                            "bad_grad: backward returned 3 gradient values for input 0 of shape [2]");
 }
+
+TEST_CASE("custom op: asking for the gradient matrix of an input without grad is a clear error") {
+  auto a = Tensor64::from({1.0, 2.0}).requires_grad_();
+  auto data = Tensor64::from({3.0, 4.0});
+  auto out = Tensor64::empty({2});
+  out.values() = a.values() * data.values();
+  auto y = record(out, "careless", {a, data}, [](Backward<double>& b) { b.grad_matrix_of(1, 1, 2).setZero(); });
+  CHECK_THROWS_WITH_SUBSTR(y.backward(Tensor64::ones({2})), GraphError,
+                           "careless: backward asked for the gradient matrix of input 1, which does not require grad");
+}
