@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
 
-packages=(build-essential cmake libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox)
+packages=(build-essential cmake libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
