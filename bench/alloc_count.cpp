@@ -35,6 +35,8 @@ inline void uncount(void* p) {
 }
 }  // namespace
 
+// Sanitizers interpose the allocator themselves: there, count nothing.
+#ifndef EMBER_BENCH_NO_ALLOC_COUNT
 extern "C" {
 void* malloc(std::size_t n) { return counted(__libc_malloc(n)); }
 void* calloc(std::size_t k, std::size_t n) { return counted(__libc_calloc(k, n)); }
@@ -55,6 +57,7 @@ int posix_memalign(void** out, std::size_t a, std::size_t n) {
   return 0;
 }
 }
+#endif
 
 namespace bench {
 

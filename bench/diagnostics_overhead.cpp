@@ -5,15 +5,17 @@
 //
 //   cmake -S . -B build-rel -DEMBER_BUILD_EXAMPLES=OFF && make -C build-rel -j2 ember
 //   g++ -O3 -march=native -fopenmp -std=c++20 -I. -isystem /usr/include/eigen3 bench/diagnostics_overhead.cpp build-rel/libember.a -lfmt -o /tmp/diagnostics_overhead
-//   OMP_NUM_THREADS=1 /tmp/diagnostics_overhead [steps]
+//   /tmp/diagnostics_overhead [steps]
 //
-// Prints the median step time over `steps` steps (default 200) per setting.
+// Prints the median step time over `steps` steps (default 200) per setting,
+// in process CPU time (one thread: wall time on a shared machine measures
+// the neighbours).
 #include <ember/ember.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <functional>
 
@@ -32,13 +34,19 @@ struct Setup {
         opt(model.parameters(), {.lr = 1e-3}) {}
 };
 
+double cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+}
+
 double median_step_ms(int steps, const std::function<void(std::int64_t)>& step) {
   for (int i = 0; i < 10; ++i) step(i);  // warm up allocator and caches
   std::vector<double> ms;
   for (int i = 0; i < steps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = cpu_ms();
     step(i);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(cpu_ms() - t0);
   }
   std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
   return ms[ms.size() / 2];
@@ -47,6 +55,7 @@ double median_step_ms(int steps, const std::function<void(std::int64_t)>& step) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  Eigen::setNbThreads(1);
   const int steps = argc > 1 ? std::atoi(argv[1]) : 200;
   for (const char* act : {"relu", "sigmoid"}) {
     Generator gen(1);
@@ -89,9 +98,9 @@ int main(int argc, char** argv) {
     row("FlowMonitor, every = 10 (mean over steps)", [&] {
       auto f = monitored(m_every);
       for (int i = 0; i < 10; ++i) f(i);
-      const auto t0 = std::chrono::steady_clock::now();
+      const double t0 = cpu_ms();
       for (int i = 0; i < steps; ++i) f(i);
-      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+      return (cpu_ms() - t0) / steps;
     }());
     diag::DeadUnitTracker<float> tracker;
     row("DeadUnitTracker", median_step_ms(steps, [&](std::int64_t i) {

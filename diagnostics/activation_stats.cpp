@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "../engine/error.hpp"
+#include "reduce.hpp"
 
 namespace ember::diag {
 
@@ -34,17 +35,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 template <class T>
 using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
-
-// Sum of an array expression: vectorized within blocks of T, blocks added in
-// double (a float running sum over a large batch would lose digits; a
-// double one does not vectorize).
-template <class Derived>
-double blocked_sum(const Eigen::ArrayBase<Derived>& a) {
-  constexpr Index kBlock = 1024;
-  double total = 0;
-  for (Index b = 0; b < a.size(); b += kBlock) total += static_cast<double>(a.segment(b, std::min(kBlock, a.size() - b)).sum());
-  return total;
-}
 
 // leaky_relu's slope and elu's alpha are not in the op name; read them off any
 // element of the negative region (H = slope*y, H = alpha*expm1(y)). They are
@@ -136,11 +126,11 @@ ActivationStats activation_stats(std::string_view op, const TensorT<T>& input, c
   }
   // Two passes for the moments: E[H^2] - E[H]^2 cancels badly for saturated layers.
   const double n = static_cast<double>(s.count);
-  s.mean = blocked_sum(h) / n;
-  s.std = std::sqrt(blocked_sum((h - static_cast<T>(s.mean)).square()) / n);
+  s.mean = detail::blocked_sum(h) / n;
+  s.std = std::sqrt(detail::blocked_sum((h - static_cast<T>(s.mean)).square()) / n);
 
   const Array<T> d = local_derivative<T>(kind, x, h);
-  s.mean_derivative = blocked_sum(d) / n;
+  s.mean_derivative = detail::blocked_sum(d) / n;
   Index saturated;
   if (kind == Kind::sigmoid)
     saturated = (h < T(th.sigmoid_low) || h > T(th.sigmoid_high)).count();

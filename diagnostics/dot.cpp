@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <unordered_map>
+#include <utility>
+
+#include "reduce.hpp"
 
 namespace ember::diag {
 
@@ -25,7 +28,7 @@ GraphSnapshot snapshot(const TensorT<T>& root, const NamedParameters<T>& names) 
       s.label = named != name_of.end() ? *named->second : s.leaf ? "leaf" : n->op;
       s.shape = n->shape;
       s.requires_grad = n->requires_grad;
-      if (!n->grad.empty()) s.grad_norm = std::sqrt(n->grad.array().template cast<double>().square().sum());
+      if (!n->grad.empty()) s.grad_norm = std::sqrt(detail::squared_norm<T>(std::as_const(n->grad).array()));
       g.nodes.push_back(std::move(s));
     }
     return std::pair{it->second, added};

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+
+#include "reduce.hpp"
 
 namespace ember::diag {
 
@@ -16,8 +19,7 @@ GradientReport gradient_report(const NamedParameters<T>& params, const GradientT
   for (const auto& [name, tensor] : params) {
     if (!tensor.defined() || !tensor.has_grad()) continue;
     auto& node = tensor.node();
-    // In double: a float gradient of 1e20 squares past float's range.
-    const double sq = node.grad.array().template cast<double>().square().sum();
+    const double sq = detail::squared_norm<T>(std::as_const(node.grad).array());
     const auto dot = name.rfind('.');
     ParameterGradient p{name, dot == std::string::npos ? name : name.substr(0, dot),
                         dot == std::string::npos ? name : name.substr(dot + 1), std::sqrt(sq)};

@@ -8,17 +8,13 @@
 #include <cmath>
 
 #include "../engine/broadcast.hpp"
+#include "reduce.hpp"
 
 namespace ember::diag {
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-template <class T>
-double squared_norm(ConstArrayMap<T> v) {
-  return v.template cast<double>().square().sum();  // double: float squares overflow at 1e19
-}
 
 }  // namespace
 
@@ -185,7 +181,7 @@ void FlowMonitor<T>::on_backward(const Node<T>& node) {
   current_ = find(&node);
   if (current_ < 0) return;  // made before this step
   Entry& e = entries_[static_cast<std::size_t>(current_)];
-  e.grad_out = std::sqrt(squared_norm<T>(std::as_const(node.grad).array()));
+  e.grad_out = std::sqrt(detail::squared_norm<T>(std::as_const(node.grad).array()));
   if (e.activation >= 0) activations_[static_cast<std::size_t>(e.activation)].grad_out = e.grad_out;
 }
 
@@ -198,12 +194,12 @@ void FlowMonitor<T>::on_input_grad(const Node<T>& node, int input, ConstArrayMap
   const Shape& to = node.inputs[static_cast<std::size_t>(input)]->shape;
   double sq;
   if (grad.size() == to.numel()) {
-    sq = squared_norm<T>(grad);
+    sq = detail::squared_norm<T>(grad);
   } else {  // still output-sized: the norm the input receives is that of the reduced gradient
     if (reduced_.size() != to.numel()) reduced_ = Buffer<T>(to.numel());
     reduced_.array().setZero();
     sum_to(grad.data(), node.shape, reduced_.data(), to);
-    sq = squared_norm<T>(std::as_const(reduced_).array());
+    sq = detail::squared_norm<T>(std::as_const(reduced_).array());
   }
   // An op that sends an input its gradient in parts: summing squares is exact
   // for orthogonal parts only; built-in ops send each input one gradient.

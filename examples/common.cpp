@@ -7,6 +7,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include <time.h>
 #include <unistd.h>
 
 #ifndef EMBER_EXAMPLES_DATA_DIR
@@ -185,6 +186,12 @@ void Checker::expect_csv_header(const fs::path& path, std::string_view header) {
   }
   expect(first == header, fmt::format("{} has header `{}`{}", path.filename().string(), header,
                                       first == header ? "" : fmt::format(" (found `{}`)", first)));
+}
+
+double CpuStopwatch::now() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 // --- formatting ----------------------------------------------------------------

@@ -130,6 +130,19 @@ class Stopwatch {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// CPU seconds this thread has run since construction: unlike wall-clock
+// time, it does not count time the thread waited while other processes ran,
+// so it compares activations fairly on a busy machine.
+class CpuStopwatch {
+ public:
+  CpuStopwatch() : start_(now()) {}
+  double seconds() const { return now() - start_; }
+  static double now();
+
+ private:
+  double start_;
+};
+
 // Number formatting for tables: "1.2e-08", "0.993", "-".
 std::string sci(double v, int digits = 2);
 std::string fixed(double v, int digits = 3);

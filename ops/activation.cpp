@@ -63,7 +63,7 @@ TensorT<T> relu(const TensorT<T>& x) {
   // d/dx relu = 1 if x > 0, 0 if x <= 0; the mask H > 0 is the same test
   return record(out, "relu", {x}, [](Backward<T>& b) {
     b.accumulate(0, b.grad().binaryExpr(b.output(), simd::vectorized([](auto g, auto h) {
-      return piecewise(ei::pcmp_le(ei::pzero(h), h), g, ei::pzero(h), h);
+      return piecewise(ei::pcmp_lt(ei::pzero(h), h), g, ei::pzero(h), h);
     })));
   });
 }

@@ -18,13 +18,13 @@ Tensor64 column(std::vector<double> values) {
 }
 }  // namespace
 
-TEST_CASE("predict_classes: argmax for [N, C], the first maximum on ties, -1 for a NaN row") {
+TEST_CASE("predict_classes: argmax for N x C logits, the first maximum on ties, -1 for a NaN row") {
   const auto logits = Tensor::from({{0.1f, 2.0f, -1.0f}, {5.0f, 5.0f, 1.0f}, {-3.0f, -2.0f, -1.0f}, {1.0f, NAN, 0.0f}});
   CHECK(predict_classes(logits) == std::vector<Index>{1, 0, 2, -1});
   CHECK(predict_classes(Tensor64::from({{-kInf, kInf}})) == std::vector<Index>{1});
 }
 
-TEST_CASE("predict_classes: a single logit [N, 1] is class 1 exactly when it is > 0") {
+TEST_CASE("predict_classes: a single logit per row is class 1 exactly when it is > 0") {
   const auto logits = column({0.0, 1e-300, -1e-300, kInf, -kInf, kNaN, 3.0});
   CHECK(predict_classes(logits) == std::vector<Index>{0, 1, 0, 1, 0, -1, 1});
 }

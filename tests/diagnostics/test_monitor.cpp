@@ -197,6 +197,10 @@ TEST_CASE("gradient_report: layers, norms, ratio and each documented threshold")
   GradientThresholds loose;
   loose.exploding_norm = 1e4;
   CHECK_FALSE(gradient_report(grads({{"a", {2e3}}, {"b", {1e3}}}), loose).exploding);
+  // A float gradient whose squares overflow float still gets its norm.
+  auto huge = Tensor::zeros({2}).requires_grad_();
+  sum(huge * Tensor::from({3e20f, 4e20f})).backward();
+  CHECK(gradient_report(NamedParameters<float>{{"h", huge}}).total_norm == doctest::Approx(5e20).epsilon(1e-6));
   // Without a gradient (frozen or unused), a parameter is skipped.
   NamedParameters<double> frozen{{"w", Tensor64::ones({2})}, {"v", Tensor64::ones({2}).requires_grad_()}};
   CHECK(gradient_report(frozen).parameters.empty());

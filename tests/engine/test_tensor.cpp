@@ -266,7 +266,7 @@ TEST_CASE("random: randn has the requested mean and standard deviation over 100k
   CHECK(std::fabs(f.values().mean()) < 0.013);
 }
 
-TEST_CASE("random: rand stays in [low, high) and covers it") {
+TEST_CASE("random: rand stays in low..high (high excluded) and covers it") {
   Generator gen(9);
   auto x = Tensor64::rand({100000}, gen, -2.0, 3.0);
   CHECK(x.values().minCoeff() >= -2.0);

@@ -178,7 +178,7 @@ TEST_CASE("loss: bce at probabilities of exactly 0 and 1 gives finite loss and g
   for (float g : pf.grad().to_vector()) CHECK(std::isfinite(g));
 }
 
-TEST_CASE("loss: bce passes NaN through and rejects inputs outside [0, 1] by value and index") {
+TEST_CASE("loss: bce passes NaN through and rejects inputs outside 0..1 by value and index") {
   auto out = binary_cross_entropy(Tensor64::from({kNaN, 0.5}), Tensor64::from({1.0, 1.0}), Reduction::none);
   CHECK(std::isnan(out.to_vector()[0]));
   CHECK(out.to_vector()[1] == doctest::Approx(std::log(2.0)));

@@ -1,0 +1,371 @@
+// Q4 (does ReLU train faster?), Q5 (dead ReLUs) and Q3's training-time side,
+// on the digits data (8x8 images, 10 classes).
+//
+// The race: one MLP, one optimizer, one batch order; only the activation
+// changes (sigmoid, tanh, relu, leaky_relu, elu, gelu), each initialized by
+// its family's rule (Xavier for sigmoid and tanh, Kaiming for the ReLU
+// family, both with PyTorch's gain for the activation). Steps and seconds to
+// 90% and 95% test accuracy, and the final accuracy.
+//
+// Dead units: relu and leaky_relu at the race's learning rate and at a
+// too-high one; the fraction of units that output zero on every training
+// sample, per layer, over training.
+#include "common.hpp"
+#include "mlp.hpp"
+
+#include <data/dataset.hpp>
+#include <data/metrics.hpp>
+#include <nn/optim.hpp>
+#include <ops/loss.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+using namespace ember;
+using namespace ember::examples;
+
+namespace {
+
+struct Config {
+  std::vector<std::string> activations{"sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu"};
+  std::vector<Index> hidden{128, 64};
+  Index batch_size = 32;
+  double lr = 0.05;
+  double momentum = 0.9;
+  int epochs = 20;
+  int seeds = 3;
+  int eval_every = 10;
+  // Dead units: the race's lr against one far too high for it.
+  double high_lr = 0.1;
+  int dead_epochs = 20;
+};
+
+struct Data {
+  Dataset train, test;
+};
+
+Data load(const Options& options) {
+  Dataset all = load_csv(data_file(options, "digits.csv").string());
+  Generator split_gen(options.seed);
+  Split split = train_test_split(all, 0.2, split_gen);
+  Standardizer scaler;  // constant pixels (always 0) stay exactly 0
+  split.train.features = scaler.fit_transform(split.train.features);
+  split.test.features = scaler.transform(split.test.features);
+  return {split.train, split.test};
+}
+
+std::vector<Index> widths(const Data& d, const Config& c) {
+  std::vector<Index> w{d.train.num_features()};
+  w.insert(w.end(), c.hidden.begin(), c.hidden.end());
+  w.push_back(d.train.num_classes());
+  return w;
+}
+
+// The init rule of the activation's family, with PyTorch's gain for it.
+Mlp make_model(const std::string& act, const Data& d, const Config& c, Generator& gen) {
+  const bool saturating = act == "sigmoid" || act == "tanh";
+  return Mlp(widths(d, c), act, saturating ? Init::xavier_uniform : Init::kaiming_normal, calculate_gain(act), gen);
+}
+
+struct RaceResult {
+  std::string activation;
+  std::uint64_t seed = 0;
+  int steps_to_90 = -1, steps_to_95 = -1;
+  double seconds_to_90 = NAN, seconds_to_95 = NAN;
+  double final_accuracy = 0, final_loss = 0;
+  double seconds_per_step = 0;
+};
+
+RaceResult race(const std::string& act, std::uint64_t seed, const Data& data, const Config& config,
+                CsvWriter* curves) {
+  Generator init_gen(seed + 1), batch_gen(seed + 2);
+  Mlp model = make_model(act, data, config, init_gen);
+  SGDT<float> sgd(model.parameters(), {.lr = config.lr, .momentum = config.momentum});
+  BatchIterator batches(data.train, config.batch_size, batch_gen);
+  const int total_steps = config.epochs * int(batches.num_batches());
+  RaceResult r;
+  r.activation = act;
+  r.seed = seed;
+  double train_seconds = 0;  // CPU time of the training steps only: evaluations are not part of the race
+  Batch batch;
+  for (int step = 0; step <= total_steps; ++step) {
+    if (step % config.eval_every == 0 || step == total_steps) {
+      NoGradGuard no_grad;
+      double loss = cross_entropy(model.forward(data.train.features), data.train.labels).item();
+      double acc = accuracy(model.forward(data.test.features), data.test.labels);
+      if (curves) curves->row(act, step, train_seconds, loss, acc);
+      if (r.steps_to_90 < 0 && acc >= 0.90) r.steps_to_90 = step, r.seconds_to_90 = train_seconds;
+      if (r.steps_to_95 < 0 && acc >= 0.95) r.steps_to_95 = step, r.seconds_to_95 = train_seconds;
+      r.final_accuracy = acc;
+      r.final_loss = loss;
+    }
+    if (step == total_steps) break;
+    CpuStopwatch watch;
+    if (!batches.next(batch)) batches.next(batch);
+    sgd.zero_grad();
+    cross_entropy(model.forward(batch.features), batch.labels).backward();
+    sgd.step();
+    train_seconds += watch.seconds();
+  }
+  r.seconds_per_step = train_seconds / total_steps;
+  return r;
+}
+
+struct DeadResult {
+  double final_dead = 0, peak_dead = 0, final_negative = 0, final_accuracy = 0;
+};
+
+// Dead: output exactly 0 on every training sample. Negative: pre-activation
+// <= 0 on every training sample (for relu the same thing; a leaky_relu unit
+// there still passes 1% of its gradient and can come back).
+DeadResult dead_units(const std::string& act, double lr, std::uint64_t seed, const Data& data, const Config& config,
+                      CsvWriter& csv) {
+  Generator init_gen(seed + 1), batch_gen(seed + 2);
+  Mlp model = make_model(act, data, config, init_gen);
+  SGDT<float> sgd(model.parameters(), {.lr = lr, .momentum = config.momentum});
+  BatchIterator batches(data.train, config.batch_size, batch_gen);
+  const int total_steps = config.dead_epochs * int(batches.num_batches());
+  DeadResult result;
+  Batch batch;
+  std::vector<HiddenLayer> hidden;
+  for (int step = 0; step <= total_steps; ++step) {
+    if (step % config.eval_every == 0 || step == total_steps) {
+      NoGradGuard no_grad;
+      model.forward(data.train.features, &hidden);
+      Index dead = 0, negative = 0, units = 0;
+      for (std::size_t l = 0; l < hidden.size(); ++l) {
+        auto y = hidden[l].pre.matrix().array();
+        auto h = hidden[l].post.matrix().array();
+        const Index d = (h == 0.0f).colwise().all().count();
+        const Index n = (y <= 0.0f).colwise().all().count();
+        csv.row(act, lr, seed, step, l + 1, double(d) / double(h.cols()), double(n) / double(y.cols()));
+        dead += d;
+        negative += n;
+        units += h.cols();
+      }
+      result.final_dead = double(dead) / double(units);
+      result.final_negative = double(negative) / double(units);
+      result.peak_dead = std::max(result.peak_dead, result.final_dead);
+      if (step == total_steps) result.final_accuracy = accuracy(model.forward(data.test.features), data.test.labels);
+    }
+    if (step == total_steps) break;
+    if (!batches.next(batch)) batches.next(batch);
+    sgd.zero_grad();
+    cross_entropy(model.forward(batch.features), batch.labels).backward();
+    sgd.step();
+  }
+  return result;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return NAN;
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::string steps_text(double v) { return std::isinf(v) || std::isnan(v) ? std::string("never") : fixed(v, 0); }
+
+std::string plot_script(const Config& config, std::uint64_t seed) {
+  std::string s = gnuplot_preamble(1300, 550);
+  s += fmt::format("normal_lr = {}\nhigh_lr = {}\nlayers = {}\nseed = {}\n", config.lr, config.high_lr,
+                   config.hidden.size(), seed);
+  s += R"gp(
+acts = "sigmoid tanh relu leaky_relu elu gelu"
+colors = "#d62728 #1f77b4 #2ca02c #ff7f0e #9467bd #8c564b"
+set output 'race.png'
+set multiplot layout 1,2 title 'The race on digits: same MLP, init rule per family, SGD with momentum, first seed'
+set xlabel 'step'
+set key bottom right
+set title 'Test accuracy'
+set ylabel 'test accuracy'
+set yrange [0:1]
+set ytics 0.1
+plot 0.9 with lines dt 2 lc rgb '#999999' notitle, 0.95 with lines dt 3 lc rgb '#999999' notitle, \
+  for [a=1:6] 'race_curves.csv' using (strcol(1) eq word(acts,a) ? $2 : NaN):5 \
+  with lines lw 2 lc rgb word(colors,a) title word(acts,a)
+set title 'Training loss'
+set ylabel 'cross-entropy (log scale)'
+set yrange [*:*]
+set ytics auto
+set logscale y
+set format y '%.0e'
+set key top right
+plot for [a=1:6] 'race_curves.csv' using (strcol(1) eq word(acts,a) ? $2 : NaN):4 \
+  with lines lw 2 lc rgb word(colors,a) title word(acts,a)
+unset multiplot
+unset logscale y
+set format y '%g'
+
+set terminal pngcairo size 1100,800 noenhanced font 'Sans,11'
+set output 'dead_units.png'
+set multiplot layout 2,2 title sprintf('Units that output 0 on every training sample (solid), and units negative on every sample (dashed); seed %d', seed)
+set yrange [0:*]
+set ylabel 'fraction of the layer'
+set key top left
+dead_acts = "relu leaky_relu"
+sel(a, lr) = strcol(1) eq a && abs($2 - lr) < 1e-9 && $3 == seed
+do for [a=1:2] {
+  do for [k=1:2] {
+    lr = (k == 1 ? normal_lr : high_lr)
+    set title sprintf('%s, lr %g', word(dead_acts,a), lr)
+    plot for [l=1:layers] 'dead_units.csv' using (sel(word(dead_acts,a), lr) && $5 == l ? $4 : NaN):6 \
+      with lines lw 2 lc l title sprintf('layer %d dead', l), \
+      for [l=1:layers] 'dead_units.csv' using (sel(word(dead_acts,a), lr) && $5 == l ? $4 : NaN):7 \
+      with lines lw 1 dt 2 lc l title sprintf('layer %d negative', l)
+  }
+}
+unset multiplot
+)gp";
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Does ReLU train faster (Q4)? Dead ReLUs (Q5). Six activations race on the digits data"};
+  Options options;
+  Config config;
+  add_common_options(app, options, "activation_race", 42);
+  app.add_option("--lr", config.lr, "SGD learning rate of the race (and the normal rate of the dead-unit runs)")
+      ->capture_default_str();
+  app.add_option("--high-lr", config.high_lr, "The too-high learning rate of the dead-unit runs")->capture_default_str();
+  app.add_option("--epochs", config.epochs, "Epochs of the race")->capture_default_str();
+  app.add_option("--seeds", config.seeds, "Seeds per activation (the table shows medians)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (options.quick) {
+    if (!app.count("--epochs")) config.epochs = 4;
+    if (!app.count("--seeds")) config.seeds = 1;
+    config.dead_epochs = 4;
+  }
+
+  try {
+    prepare_run(options);
+    Data data = load(options);
+    std::string arch = fmt::format("{}", data.train.num_features());
+    for (Index h : config.hidden) arch += fmt::format(" -> {}", h);
+    arch += fmt::format(" -> {}", data.train.num_classes());
+    fmt::print("digits: {} train / {} test images, standardized on the train split; MLP {}, cross-entropy, SGD lr {} "
+               "momentum {}, batch {}, {} epochs, {} seed(s) from {}\n",
+               data.train.size(), data.test.size(), arch, config.lr, config.momentum, config.batch_size,
+               config.epochs, config.seeds, options.seed);
+
+    heading("The race: steps and seconds to 90% and 95% test accuracy");
+    std::map<std::string, RaceResult> first;
+    std::map<std::string, std::vector<double>> s90, s95, t90, t95, final_acc, per_step;
+    {
+      CsvWriter race_csv(options.out / "race.csv", {"activation", "seed", "steps_to_90", "seconds_to_90", "steps_to_95",
+                                                    "seconds_to_95", "final_test_accuracy", "ms_per_step"});
+      CsvWriter curves(options.out / "race_curves.csv", {"activation", "step", "seconds", "train_loss", "test_accuracy"});
+      for (const auto& act : config.activations)
+        for (int s = 0; s < config.seeds; ++s) {
+          const std::uint64_t seed = options.seed + 100 * std::uint64_t(s);
+          RaceResult r = race(act, seed, data, config, s == 0 ? &curves : nullptr);
+          auto missing = [](int v) { return v < 0 ? std::numeric_limits<double>::infinity() : double(v); };
+          race_csv.row(act, seed, r.steps_to_90 < 0 ? NAN : double(r.steps_to_90), r.seconds_to_90,
+                       r.steps_to_95 < 0 ? NAN : double(r.steps_to_95), r.seconds_to_95, r.final_accuracy,
+                       1e3 * r.seconds_per_step);
+          s90[act].push_back(missing(r.steps_to_90));
+          s95[act].push_back(missing(r.steps_to_95));
+          t90[act].push_back(std::isnan(r.seconds_to_90) ? INFINITY : r.seconds_to_90);
+          t95[act].push_back(std::isnan(r.seconds_to_95) ? INFINITY : r.seconds_to_95);
+          final_acc[act].push_back(r.final_accuracy);
+          per_step[act].push_back(1e3 * r.seconds_per_step);
+          if (s == 0) first[act] = r;
+        }
+    }
+    Table race_table({"activation", "steps to 90%", "seconds", "steps to 95%", "seconds", "final test acc",
+                      "ms/step"});
+    for (const auto& act : config.activations)
+      race_table.add({act, steps_text(median(s90[act])), fixed(median(t90[act]), 2), steps_text(median(s95[act])),
+                      fixed(median(t95[act]), 2), percent(median(final_acc[act])), fixed(median(per_step[act]), 3)});
+    race_table.print();
+    fmt::print("(medians over {} seed(s); accuracy checked every {} steps; seconds: CPU time of the training steps only, on "
+               "this machine)\n",
+               config.seeds, config.eval_every);
+
+    heading("Dead units: relu and leaky_relu at a normal and a too-high learning rate");
+    std::map<std::pair<std::string, double>, DeadResult> dead;
+    {
+      CsvWriter csv(options.out / "dead_units.csv", {"activation", "lr", "seed", "step", "layer", "dead_fraction",
+                                                     "negative_fraction"});
+      for (std::string act : {"relu", "leaky_relu"})
+        for (double lr : {config.lr, config.high_lr}) {
+          std::vector<DeadResult> runs;
+          for (int s = 0; s < config.seeds; ++s)
+            runs.push_back(dead_units(act, lr, options.seed + 100 * std::uint64_t(s), data, config, csv));
+          auto med = [&](double DeadResult::*field) {
+            std::vector<double> v;
+            for (const auto& r : runs) v.push_back(r.*field);
+            return median(v);
+          };
+          dead[{act, lr}] = {med(&DeadResult::final_dead), med(&DeadResult::peak_dead), med(&DeadResult::final_negative),
+                             med(&DeadResult::final_accuracy)};
+        }
+    }
+    Table dead_table({"activation", "lr", "dead at end", "peak dead", "negative at end", "final test acc"});
+    for (const auto& [key, r] : dead)
+      dead_table.add({key.first, fmt::format("{}", key.second), percent(r.final_dead), percent(r.peak_dead),
+                      percent(r.final_negative), percent(r.final_accuracy)});
+    dead_table.print();
+    fmt::print("(dead: outputs 0 on every training sample; negative: pre-activation <= 0 on every training sample; "
+               "over both hidden layers, {} epochs; medians over {} seed(s))\n",
+               config.dead_epochs, config.seeds);
+
+    heading("Verdicts");
+    auto best_of = [&](const std::vector<std::string>& acts) {
+      std::string best;
+      for (const auto& a : acts)
+        if (best.empty() || median(s95[a]) < median(s95[best])) best = a;
+      return best;
+    };
+    const std::string fastest = best_of(config.activations);
+    const double relu95 = median(s95["relu"]), tanh95 = median(s95["tanh"]), sig95 = median(s95["sigmoid"]);
+    fmt::print("Q4: to 95% test accuracy relu needs {} steps, tanh {}, sigmoid {} (fastest: {}, {} steps); "
+               "relu is {} than tanh here{}.\n",
+               steps_text(relu95), steps_text(tanh95), steps_text(sig95), fastest, steps_text(median(s95[fastest])),
+               relu95 < tanh95 ? fmt::format("{:.1f}x faster", tanh95 / relu95)
+                               : (relu95 == tanh95 ? "as fast" : fmt::format("{:.1f}x slower", relu95 / tanh95)),
+               std::isinf(sig95) ? ", and sigmoid never gets there" : "");
+    fmt::print("Q3 (training time): ms per step: relu {}, tanh {}, sigmoid {}, gelu {}; in a net this small the "
+               "matrix products, not the activations, set the pace.\n",
+               fixed(median(per_step["relu"]), 3), fixed(median(per_step["tanh"]), 3),
+               fixed(median(per_step["sigmoid"]), 3), fixed(median(per_step["gelu"]), 3));
+    const DeadResult& relu_hi = dead[{"relu", config.high_lr}];
+    const DeadResult& relu_lo = dead[{"relu", config.lr}];
+    const DeadResult& leaky_hi = dead[{"leaky_relu", config.high_lr}];
+    fmt::print("Q5: at lr {} {} of relu units end dead (peak {}), against {} at lr {}; leaky_relu at lr {}: {} dead, "
+               "{} sitting on the negative side yet still learning ({} test accuracy vs relu's {}).\n",
+               config.high_lr, percent(relu_hi.final_dead), percent(relu_hi.peak_dead), percent(relu_lo.final_dead),
+               config.lr, config.high_lr, percent(leaky_hi.final_dead), percent(leaky_hi.final_negative),
+               percent(leaky_hi.final_accuracy), percent(relu_hi.final_accuracy));
+
+    render_plots(options, "activation_race", plot_script(config, options.seed));
+
+    if (options.check) {
+      heading("Checks");
+      Checker check;
+      check.expect_csv_header(options.out / "race.csv", "activation,seed,steps_to_90,seconds_to_90,steps_to_95,"
+                                                        "seconds_to_95,final_test_accuracy,ms_per_step");
+      check.expect_csv_header(options.out / "race_curves.csv", "activation,step,seconds,train_loss,test_accuracy");
+      check.expect_csv_header(options.out / "dead_units.csv",
+                              "activation,lr,seed,step,layer,dead_fraction,negative_fraction");
+      check.expect(median(final_acc["relu"]) >= 0.9,
+                   fmt::format("relu reaches {} >= 90% test accuracy", percent(median(final_acc["relu"]))));
+      check.expect(median(s90["relu"]) <= median(s90["sigmoid"]),
+                   fmt::format("relu reaches 90% no later than sigmoid ({} vs {} steps)", steps_text(median(s90["relu"])),
+                               steps_text(median(s90["sigmoid"]))));
+      check.expect(relu_hi.final_dead > relu_lo.final_dead,
+                   fmt::format("a too-high lr kills more relu units ({} vs {})", percent(relu_hi.final_dead),
+                               percent(relu_lo.final_dead)));
+      check.expect(leaky_hi.final_dead == 0.0,
+                   fmt::format("leaky_relu has no dead units ({})", percent(leaky_hi.final_dead)));
+      return check.exit_code();
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "activation_race: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

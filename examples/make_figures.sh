@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Regenerates every figure in docs/ from the example trainers: runs each one
+# with its defaults (results go to results/<trainer>/, the terminal summary to
+# results/<trainer>/summary.txt) and copies its PNGs to docs/img/.
+#   examples/make_figures.sh [build dir]      (default: build/release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/release}
+command -v gnuplot >/dev/null || { echo "make_figures: needs gnuplot (sudo apt-get install gnuplot-nox)" >&2; exit 1; }
+mkdir -p docs/img
+
+run() {  # trainer, doc prefix, pngs...
+  local trainer=$1 prefix=$2
+  shift 2
+  mkdir -p "results/$trainer"
+  echo "== $build/examples/$trainer"
+  "$build/examples/$trainer" | tee "results/$trainer/summary.txt"
+  for png in "$@"; do cp "results/$trainer/$png" "docs/img/$prefix-$png"; done
+}
+
+run vanishing_gradients q1 grad_norm_at_init.png local_derivative_at_init.png saturation.png dead_units.png loss.png \
+  accuracy.png
+run zero_centered q2 single_neuron.png sign_agreement.png speed.png conditioning.png
+run activation_race q4 race.png dead_units.png
+echo "figures are in docs/img/"
