@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <array>
-#include <utility>
 #include <cmath>
+#include <utility>
 
 #include "../engine/broadcast.hpp"
 #include "reduce.hpp"
@@ -44,9 +44,14 @@ FlowMonitor<T>::FlowMonitor(MonitorOptions options) : options_(options) {}
 
 template <class T>
 typename FlowMonitor<T>::Watch FlowMonitor<T>::watch(std::int64_t step) {
-  begin_step(step);
-  logging_ = options_.every <= 1 || step % options_.every == 0;
-  return Watch(*this, logging_);
+  const bool monitored = options_.every <= 1 || step % options_.every == 0;
+  if (monitored) {
+    begin_step(step);
+  } else {  // keep the last monitored step's records, log nothing
+    end_step();
+    logging_ = false;
+  }
+  return Watch(*this, monitored);
 }
 
 template <class T>

@@ -96,14 +96,15 @@ class FlowMonitor : public GraphObserver<T> {
   FlowMonitor& operator=(const FlowMonitor&) = delete;
 
   // begin_step(step), and install the monitor on this thread until the Watch
-  // ends. A step skipped by options.every installs nothing and logs nothing.
+  // ends. A step skipped by options.every installs nothing, logs nothing and
+  // keeps the last monitored step's records (activations, flow, dot).
   Watch watch(std::int64_t step);
   // Starts a step: forgets the last step's records (its telemetry stays).
   // Each step should hold one forward pass (and its backward).
   void begin_step(std::int64_t step);
   // Logs the step's activation (and node) rows into the telemetry; once.
   void end_step();
-  std::int64_t step() const { return step_; }
+  std::int64_t step() const { return step_; }  // the current (or last monitored) step
 
   // After backward: gradient norms of `params`, logged for the current step
   // (per parameter, per layer, and a "(model)" row with the total norm, the

@@ -214,7 +214,7 @@ SpeedRun speed_run(const std::string& act, double lr, std::uint64_t seed, const 
         NoGradGuard no_grad;
         loss = binary_cross_entropy_with_logits(model.forward(data.train.features), data.train_targets).item();
       }
-      if (full && step % 5 == 0) losses.row(act, lr, seed, step, loss);
+      if (full && (step < 300 || step % 5 == 0)) losses.row(act, lr, seed, step, loss);
       if (full && step % 100 == 0) {
         Conditioning c = input_conditioning(model, data);
         conditioning.row(act, lr, seed, step, c.condition, c.largest, c.smallest, c.mean_input);
@@ -311,17 +311,18 @@ set xlabel 'step'
 set ylabel 'training loss (log scale)'
 set logscale y
 set format y '%.0e'
-set key top right
+set key top right inside
 do for [k=1:words(lrs)] {
   lr = real(word(lrs,k))
   set title sprintf("lr %g", lr)
-  if (lr >= 3) { set xrange [0:300] } else { set xrange [*:*] }
+  if (lr >= 3) { set xrange [0:300]; set yrange [0.01:10] } else { set xrange [*:*]; set yrange [*:*] }
   plot target with lines dt 2 lc rgb '#777777' notitle, \
     for [a=1:4] 'speed.csv' using (strcol(1) eq word(speed_acts,a) && abs($2 - lr) < 1e-9 && $3 == seed ? $4 : NaN):5 \
     with lines lw 2 lc rgb word(colors,a) title word(speed_acts,a)
 }
 unset multiplot
 set xrange [*:*]
+set yrange [*:*]
 
 set terminal pngcairo size 800,550 noenhanced font 'Sans,11'
 set output 'conditioning.png'

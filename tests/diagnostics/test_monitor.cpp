@@ -248,6 +248,9 @@ TEST_CASE("FlowMonitor: every = N monitors only every N-th step") {
     m.record_gradients({{"x", x}});
   }
   CHECK(m.telemetry().series("sigmoid#0", "mean").size() == 2);
+  CHECK(m.step() == 2);  // the skipped step 3 kept step 2's records
+  CHECK(m.activations().size() == 1);
+  CHECK(m.flow().size() == 2);
   auto logged = m.telemetry().series("x", "grad_norm");
   REQUIRE(logged.size() == 2);
   CHECK(logged[0].first == 0);
