@@ -1,4 +1,4 @@
-// Buffer: an owned, uninitialized array of scalars, and the
+// Buffer: an owned, uninitialized, 64-byte aligned array of scalars, and the
 // Eigen maps ember hands out over it. Allocated with the C allocator so that
 // code built with other vectorization flags frees it the same way.
 #pragma once
@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <utility>
@@ -30,13 +31,19 @@ class Buffer {
  public:
   Buffer() = default;
   explicit Buffer(Index size) : size_(size) {
+    // Every buffer starts on a 64-byte boundary: Eigen's vectorized sums
+    // split the work by alignment, so an unaligned start would change the
+    // summation order — and the last bits of a seeded run — with the
+    // address. Aligned by hand over plain malloc, whose small-size fast path
+    // glibc's aligned_alloc lacks; the byte before the data holds the offset.
     // Even an empty tensor gets an allocation, so "no buffer" always means
-    // "no gradient yet", never "zero elements". Small buffers come from plain
-    // malloc (16-byte aligned, glibc's fast path); large ones are aligned to
-    // a cache line for the vector units. free() releases both.
-    const std::size_t bytes = std::max<std::size_t>(static_cast<std::size_t>(size) * sizeof(T), 1);
-    data_ = static_cast<T*>(bytes <= 1024 ? std::malloc(bytes) : std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-    if (!data_) throw std::bad_alloc();
+    // "no gradient yet", never "zero elements".
+    const std::size_t bytes = static_cast<std::size_t>(size) * sizeof(T) + 64;
+    auto* raw = static_cast<unsigned char*>(std::malloc(bytes));
+    if (!raw) throw std::bad_alloc();
+    const std::size_t offset = 64 - (reinterpret_cast<std::uintptr_t>(raw) & 63);  // 1..64
+    data_ = reinterpret_cast<T*>(raw + offset);
+    reinterpret_cast<unsigned char*>(data_)[-1] = static_cast<unsigned char>(offset);
   }
   Buffer(Buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   Buffer& operator=(Buffer&& o) noexcept {
@@ -46,7 +53,9 @@ class Buffer {
   }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { std::free(data_); }
+  ~Buffer() {
+    if (data_) std::free(reinterpret_cast<unsigned char*>(data_) - reinterpret_cast<unsigned char*>(data_)[-1]);
+  }
 
   T* data() { return data_; }
   const T* data() const { return data_; }

@@ -97,7 +97,7 @@ void Table::print() const {
     for (std::size_t c = 0; c < width.size(); ++c) {
       const std::string cell = c < row.size() ? row[c] : "";
       bool right = !is_header && looks_numeric(cell);
-      line += c ? "  " : "  ";
+      line += "  ";
       line += right ? fmt::format("{:>{}}", cell, width[c]) : fmt::format("{:<{}}", cell, width[c]);
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();

@@ -23,8 +23,8 @@ struct HiddenLayer {
 class Mlp {
  public:
   // widths = {inputs, hidden..., outputs}; `activation` is an ember
-  // activation name.
-  // Every layer, the output layer too, is initialized by `init` with `gain`.
+  // activation name. Every layer, the output layer too, is initialized by
+  // `init` with `gain` (nn/init.hpp's init::layer_).
   Mlp(std::span<const Index> widths, std::string_view activation, Init init, double gain, Generator& gen);
 
   // x:[N, inputs] -> logits [N, outputs]. With `hidden`, it receives each
@@ -54,9 +54,9 @@ struct LayerActivity {
 // Saturated and mean derivative as diag::activation_stats defines them
 // (sigmoid H < 0.01 or H > 0.99; tanh |H| > 0.99; any other activation
 // |dH/dy| < 0.01, which for relu is its zero region; leaky_relu, whose
-// slope is 0.01, never saturates). Dead: for sigmoid and tanh, saturated on every sample; for any
-// other activation, output exactly 0 on every sample (diag::DeadUnitTracker's
-// definition).
+// slope is 0.01, never saturates). Dead: for sigmoid and tanh, saturated on
+// every sample; for any other activation, output exactly 0 on every sample
+// (diag::DeadUnitTracker's definition).
 LayerActivity layer_activity(std::string_view activation, const HiddenLayer& layer);
 
 

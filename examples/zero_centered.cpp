@@ -363,6 +363,7 @@ int main(int argc, char** argv) {
     if (!app.count("--speed-seeds")) speed.seeds = 2;
     speed.max_steps = 600;
     speed.lrs = {0.1, 0.3, 1.0};
+    if (!app.count("--curve-lrs")) curve_lrs = {0.3, 1.0};
   }
 
   try {

@@ -106,6 +106,8 @@ TensorT<T> elu(const TensorT<T>& x, ScalarOf<T> alpha) {
 // (mpmath, max error 1.4e-8 on t in [0, 1]); z^2 = x^2/2 is split exactly
 // with an FMA, so the error stays near 1e-7 relative down to the underflow.
 // double uses std::erfc, one element at a time.
+namespace {
+
 constexpr double kErfcFit[] = {-0.189367455655, 1.05023352231,  -2.34627239165,  2.59012919075,
                                -1.38666666352,  0.422859655635, -0.26409587958,  -0.0681377039033,
                                0.0817567919456, 0.375074484768, 0.999998553034, -1.26551211854};
@@ -118,10 +120,18 @@ struct Square {
     const P m = ei::pabs(x);
     a = where(ei::pcmp_lt(constant<P>(20), m), constant<P>(20), m);
     hi = ei::pmul(a, a);
+#ifdef EIGEN_VECTORIZE_FMA
     lo = ei::pmadd(a, a, ei::pnegate(hi));
+#else  // Dekker's exact product, for builds without FMA: split a into halves
+    const P big = ei::pmul(a, constant<P>(sizeof(simd::Lane<P>) == 4 ? 4097.0 : 134217729.0));
+    const P ah = ei::psub(big, ei::psub(big, a)), al = ei::psub(a, ah);
+    const P r = ei::psub(ei::psub(ei::psub(hi, ei::pmul(ah, ah)), ei::pmul(ah, al)), ei::pmul(al, ah));
+    lo = ei::psub(ei::pmul(al, al), r);
+#endif
   }
   P exp_minus_half() const {  // e^(-x^2/2)
-    return ei::pmul(simd::exp_p(ei::pmul(constant<P>(-0.5), hi)), ei::psub(constant<P>(1), ei::pmul(constant<P>(0.5), lo)));
+    return ei::pmul(simd::exp_p(ei::pmul(constant<P>(-0.5), hi)),
+                    ei::psub(constant<P>(1), ei::pmul(constant<P>(0.5), lo)));
   }
 };
 
@@ -138,14 +148,14 @@ P normal_cdf_p(const P& x) {
 }
 
 template <class T>
-static T normal_cdf(T x) {
+T normal_cdf(T x) {
   return T(0.5) * std::erfc(-x * T(0.70710678118654752440));
 }
 
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
 template <class T>
-static TensorT<T> gelu_exact(const TensorT<T>& x) {
+TensorT<T> gelu_exact(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
   if constexpr (std::is_same_v<T, float>) {
     out.values() = x.values().unaryExpr(simd::vectorized([](auto v) {
@@ -179,13 +189,14 @@ static TensorT<T> gelu_exact(const TensorT<T>& x) {
 // x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3): the
 // sigmoid form needs no tanh and keeps the lower tail's relative precision.
 template <class P>
-static P gelu_tanh_arg(const P& v) {  // 2u
+P gelu_tanh_arg(const P& v) {  // 2u
   const P v2 = ei::pmul(v, v);
-  return ei::pmul(constant<P>(2 * 0.79788456080286535588), ei::pmul(v, ei::pmadd(constant<P>(0.044715), v2, constant<P>(1))));
+  return ei::pmul(constant<P>(2 * 0.79788456080286535588),
+                  ei::pmul(v, ei::pmadd(constant<P>(0.044715), v2, constant<P>(1))));
 }
 
 template <class T>
-static TensorT<T> gelu_tanh(const TensorT<T>& x) {
+TensorT<T> gelu_tanh(const TensorT<T>& x) {
   auto out = map(x, [](auto v) {
     const auto s = simd::sigmoid_p(gelu_tanh_arg(v));
     return where(ei::pcmp_eq(s, ei::pzero(s)), s, ei::pmul(v, s));
@@ -203,6 +214,8 @@ static TensorT<T> gelu_tanh(const TensorT<T>& x) {
     })));
   });
 }
+
+}  // namespace
 
 template <class T>
 TensorT<T> gelu(const TensorT<T>& x, GeluApproximation approximate) {

@@ -175,9 +175,9 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const Index> classe
   for (Index i = 0; i < rows; ++i) losses[i] = lse[i] - z(i, classes[static_cast<std::size_t>(i)]);
   auto out = reduce<T>(losses, Shape{rows}, reduction);
   // d/dz_ij = softmax(z_i)_j - [j = class_i]
+  std::vector<Index> kept(classes.begin(), classes.end());
   return record(out, "cross_entropy", {logits},
-                [reduction, rows, cols, lse = std::move(lse), classes = std::vector<Index>(classes.begin(), classes.end())](
-                    Backward<T>& b) {
+                [reduction, rows, cols, lse = std::move(lse), classes = std::move(kept)](Backward<T>& b) {
                   if (!b.needs(0)) return;
                   Rows<T> d(b.grad_matrix_of(0, rows, cols).data(), rows, cols);
                   ConstRows<T> z(b.input(0).data(), rows, cols);

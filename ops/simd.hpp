@@ -13,12 +13,10 @@
 
 #include <Eigen/Core>
 
-
 namespace ember::simd {
 
 namespace ei = Eigen::internal;
 
-//
 // The scalar call runs the packet code too, on a broadcast value: Eigen uses
 // scalar calls for the elements before the first aligned address and after
 // the last full packet, and these must not differ in the last bit from their
