@@ -15,10 +15,10 @@ namespace {
 
 template <class T>
 void run_hooks(Node<T>& node) {
-  if (node.hooks.empty() || node.grad.empty()) return;
+  if (!node.hooks || node.grad.empty()) return;
   TensorT<T> g = TensorT<T>::empty(node.shape);
   g.values() = node.grad.array();
-  for (auto& hook : node.hooks) {
+  for (auto& hook : *node.hooks) {
     TensorT<T> replaced = hook(g);
     if (!replaced.defined()) continue;
     if (!(replaced.shape() == node.shape))
@@ -50,10 +50,11 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   // 1. Collect. Non-leaf gradients start empty in every pass (a retained one
   // from an earlier pass is dropped). A leaf with hooks must show its hooks
   // only this pass's gradient, so its accumulated gradient is set aside.
-  std::vector<std::shared_ptr<Node<T>>> nodes;  // keeps every node alive until the end
-  std::vector<std::pair<Node<T>*, Buffer<T>>> stashed;
+  // Collection holds raw pointers: the graph owns every node until step 2.
+  using Stash = std::vector<std::pair<std::shared_ptr<Node<T>>, Buffer<T>>>;
+  Stash stashed;
   struct Restore {  // puts stashed leaf gradients back, also when an op throws
-    std::vector<std::pair<Node<T>*, Buffer<T>>>& stashed;
+    Stash& stashed;
     ~Restore() {
       for (auto& [leaf, old] : stashed) {
         if (leaf->grad.empty()) leaf->grad = std::move(old);
@@ -61,13 +62,13 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
       }
     }
   } restore{stashed};
-  std::vector<Node<T>*> stack;
+  static thread_local std::vector<Node<T>*> stack;  // reused: no allocation per pass
+  stack.clear();
   auto visit = [&](const std::shared_ptr<Node<T>>& p) {
     p->visit = mark;
     p->pending = 0;
     if (!p->is_leaf()) p->grad.reset();
-    else if (!p->hooks.empty() && !p->grad.empty()) stashed.emplace_back(p.get(), std::move(p->grad));
-    nodes.push_back(p);
+    else if (p->hooks && !p->grad.empty()) stashed.emplace_back(p, std::move(p->grad));
     stack.push_back(p.get());
   };
   visit(root);
@@ -93,15 +94,17 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   if (upstream) root->grad.array() += upstream->values();
   else root->grad.array() += T(1);
 
-  // 2. Topological order. Unless retain_graph, each node's inputs and
-  // closure are dropped as soon as its backward has run; `nodes` still owns
-  // every node, so nothing is destroyed (or destroyed recursively) here.
-  std::vector<Node<T>*> ready{root.get()};
+  // 2. Topological order. `ready` owns the nodes whose gradient is complete.
+  // Unless retain_graph, a node hands each input to `ready` when it is that
+  // input's last consumer, then drops its other inputs and its closure; a
+  // node nothing else refers to is destroyed right after its backward, while
+  // its memory is still in cache.
+  std::vector<std::shared_ptr<Node<T>>> ready{root};
   const bool observed = !observers<T>().empty();
   while (!ready.empty()) {
-    Node<T>* n = ready.back();
+    const std::shared_ptr<Node<T>> n = std::move(ready.back());
     ready.pop_back();
-    if (!n->hooks.empty()) run_hooks(*n);
+    if (n->hooks) run_hooks(*n);
     if (n->is_leaf()) continue;
     if (!n->grad.empty()) {
       if (observed)
@@ -111,8 +114,11 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
       b.finish();
     }
     if (!n->retain_grad) n->grad.reset();
-    for (auto& p : n->inputs)
-      if (p->requires_grad && --p->pending == 0) ready.push_back(p.get());
+    for (auto& p : n->inputs) {
+      if (!p->requires_grad || --p->pending != 0) continue;
+      if (retain_graph) ready.push_back(p);
+      else ready.push_back(std::move(p));
+    }
     if (!retain_graph) {
       n->inputs.clear();
       n->backward = nullptr;

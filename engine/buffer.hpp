@@ -1,6 +1,7 @@
 // Buffer: an owned, uninitialized, 64-byte aligned array of scalars, and the
-// Eigen maps ember hands out over it. Allocated with the C allocator so that
-// code built with other vectorization flags frees it the same way.
+// Eigen maps ember hands out over it. Allocated with the C allocator (through
+// the small-block pool, pool.hpp) so that code built with other vectorization
+// flags frees it the same way.
 #pragma once
 
 #include <Eigen/Core>
@@ -11,6 +12,7 @@
 #include <new>
 #include <utility>
 
+#include "pool.hpp"
 #include "shape.hpp"
 
 namespace ember {
@@ -34,13 +36,15 @@ class Buffer {
     // Every buffer starts on a 64-byte boundary: Eigen's vectorized sums
     // split the work by alignment, so an unaligned start would change the
     // summation order — and the last bits of a seeded run — with the
-    // address. Aligned by hand over plain malloc, whose small-size fast path
-    // glibc's aligned_alloc lacks; the byte before the data holds the offset.
-    // Even an empty tensor gets an allocation, so "no buffer" always means
-    // "no gradient yet", never "zero elements".
-    const std::size_t bytes = static_cast<std::size_t>(size) * sizeof(T) + 64;
-    auto* raw = static_cast<unsigned char*>(std::malloc(bytes));
-    if (!raw) throw std::bad_alloc();
+    // address. Small buffers come aligned from the pool; larger ones are
+    // aligned by hand over malloc, the byte before the data holding the
+    // offset. Even an empty tensor gets an allocation, so "no buffer" always
+    // means "no gradient yet", never "zero elements".
+    if (pooled()) {
+      data_ = static_cast<T*>(detail::pool_allocate(bytes()));
+      return;
+    }
+    auto* raw = static_cast<unsigned char*>(detail::pool_allocate(bytes() + 64));
     const std::size_t offset = 64 - (reinterpret_cast<std::uintptr_t>(raw) & 63);  // 1..64
     data_ = reinterpret_cast<T*>(raw + offset);
     reinterpret_cast<unsigned char*>(data_)[-1] = static_cast<unsigned char>(offset);
@@ -54,7 +58,9 @@ class Buffer {
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   ~Buffer() {
-    if (data_) std::free(reinterpret_cast<unsigned char*>(data_) - reinterpret_cast<unsigned char*>(data_)[-1]);
+    if (!data_) return;
+    if (pooled()) detail::pool_free(data_, bytes());
+    else detail::pool_free(reinterpret_cast<unsigned char*>(data_) - reinterpret_cast<unsigned char*>(data_)[-1], bytes() + 64);
   }
 
   T* data() { return data_; }
@@ -67,6 +73,9 @@ class Buffer {
   ConstArrayMap<T> array() const { return {data_, size_}; }
 
  private:
+  std::size_t bytes() const { return static_cast<std::size_t>(size_) * sizeof(T); }
+  bool pooled() const { return bytes() <= detail::kPoolMaxBlock; }
+
   T* data_ = nullptr;
   Index size_ = 0;
 };

@@ -39,13 +39,9 @@ struct Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  Shape shape;
-  Buffer<T> value;
-  Buffer<T> grad;              // empty until a gradient arrives
+  // What backward's traversal reads first, together at the front.
   const char* op = nullptr;    // the op that made this node; nullptr for a leaf
   InputList<Ptr> inputs;       // recorded nodes only; cleared when the graph is freed
-  BackwardFn backward;
-  std::vector<Hook> hooks;     // see TensorT::register_hook
   std::uint64_t visit = 0;     // backward's traversal mark
   std::uint32_t pending = 0;   // consumers whose backward has not run yet
   bool requires_grad = false;
@@ -55,6 +51,12 @@ struct Node {
   // straight-through estimator); gradcheck reports such ops instead of
   // comparing them with finite differences.
   bool surrogate_gradient = false;
+
+  Shape shape;
+  Buffer<T> value;
+  Buffer<T> grad;  // empty until a gradient arrives
+  BackwardFn backward;
+  std::unique_ptr<std::vector<Hook>> hooks;  // see TensorT::register_hook; null when none (the usual case)
 
   bool is_leaf() const { return op == nullptr; }
 };

@@ -18,7 +18,9 @@
 
 #include <initializer_list>
 #include <span>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "observer.hpp"
 #include "tensor.hpp"
@@ -31,30 +33,65 @@ struct RecordOptions {
   bool surrogate_gradient = false;
 };
 
-template <class T, class F>
-TensorT<T> record(TensorT<T> out, const char* op, std::span<const TensorT<T>> inputs, F&& backward,
-                  RecordOptions options = {}) {
-  if (!observers<T>().empty())
-    for (auto* o : observers<T>()) o->on_forward(op, inputs, out);
-  if (!grad_enabled()) return out;
+namespace detail {
+
+// What the initializer-list form of record() holds for each input: a
+// reference, so recording costs no reference-count traffic beyond the one
+// owning pointer the node keeps per input.
+template <class T>
+class InputRef {
+ public:
+  InputRef(const TensorT<T>& t) : tensor_(&t) {}  // implicit: record(out, "op", {a, b}, ...)
+  const TensorT<T>& get() const { return *tensor_; }
+
+ private:
+  const TensorT<T>* tensor_;
+};
+
+template <class T>
+const TensorT<T>& get(const TensorT<T>& t) {
+  return t;
+}
+template <class T>
+const TensorT<T>& get(const InputRef<T>& r) {
+  return r.get();
+}
+
+template <class T, class Inputs, class F>
+TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F&& backward, RecordOptions options) {
+  if (!grad_enabled()) return std::move(out);
   bool any = false;
-  for (const auto& in : inputs) any = any || in.requires_grad();
-  if (!any) return out;
+  for (const auto& in : inputs) any = any || detail::get(in).requires_grad();
+  if (!any) return std::move(out);
   Node<T>& node = out.node();
   node.op = op;
   node.requires_grad = true;
   node.surrogate_gradient = options.surrogate_gradient;
   node.inputs.reserve(inputs.size());
-  for (const auto& in : inputs) node.inputs.push_back(in.node_ptr());
+  for (const auto& in : inputs) node.inputs.push_back(detail::get(in).node_ptr());
   node.backward = std::forward<F>(backward);
-  return out;
+  return std::move(out);
+}
+
+}  // namespace detail
+
+template <class T, class F>
+TensorT<T> record(TensorT<T> out, const char* op, std::span<const TensorT<T>> inputs, F&& backward,
+                  RecordOptions options = {}) {
+  if (!observers<T>().empty())
+    for (auto* o : observers<T>()) o->on_forward(op, inputs, out);
+  return detail::record_node(std::move(out), op, inputs, std::forward<F>(backward), options);
 }
 
 template <class T, class F>
-TensorT<T> record(TensorT<T> out, const char* op, std::initializer_list<TensorT<T>> inputs, F&& backward,
-                  RecordOptions options = {}) {
-  return record(std::move(out), op, std::span<const TensorT<T>>(inputs.begin(), inputs.size()),
-                std::forward<F>(backward), options);
+TensorT<T> record(TensorT<T> out, const char* op, std::initializer_list<std::type_identity_t<detail::InputRef<T>>> inputs,
+                  F&& backward, RecordOptions options = {}) {
+  if (!observers<T>().empty()) {
+    std::vector<TensorT<T>> copies;
+    for (const auto& in : inputs) copies.push_back(in.get());
+    for (auto* o : observers<T>()) o->on_forward(op, copies, out);
+  }
+  return detail::record_node(std::move(out), op, inputs, std::forward<F>(backward), options);
 }
 
 }  // namespace ember

@@ -39,7 +39,7 @@ NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
 template <class T>
 TensorT<T> TensorT<T>::empty(const Shape& shape) {
-  return TensorT(std::make_shared<Node<T>>(shape));
+  return TensorT(std::allocate_shared<Node<T>>(detail::PoolAllocator<Node<T>>(), shape));
 }
 
 template <class T>
@@ -219,7 +219,9 @@ void TensorT<T>::register_hook(Hook hook) {
   if (!requires_grad())
     fail<GraphError>("register_hook: tensor of shape {} does not require grad, so no gradient will flow to it",
                      shape().str());
-  node().hooks.push_back(std::move(hook));
+  Node<T>& n = node();
+  if (!n.hooks) n.hooks = std::make_unique<std::vector<Hook>>();
+  n.hooks->push_back(std::move(hook));
 }
 
 template <class T>
