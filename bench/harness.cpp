@@ -87,6 +87,10 @@ std::vector<Measurement> measure(std::vector<Impl>& impls, const TimingOptions& 
       // Rotate the starting implementation so none always runs right after another.
       const std::size_t j = (i + static_cast<std::size_t>(r)) % k;
       const auto units = static_cast<double>(out[j].units_per_sample);
+      // One untimed unit first: each implementation is timed in its own
+      // steady state, not in the caches and allocator state the previous
+      // implementation left behind.
+      sample(impls[j], 1);
       double cpu = 0;
       per_unit[j].push_back(sample(impls[j], out[j].units_per_sample, &cpu) / units);
       cpu_per_unit[j].push_back(cpu / units);

@@ -199,6 +199,7 @@ void run_chain(const Options& o, int threads, const TimingOptions& timing, Repor
   // Live bytes of the forward graph, per node.
   std::map<std::string, AllocStats> graph;
   for (auto& [name, task] : tasks) {
+    ember::release_cached_memory();  // so ember's nodes come from (counted) malloc, not its block pool
     const AllocStats before = alloc_stats();
     set_alloc_counting(true);
     task->build();

@@ -86,13 +86,17 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
     }
   }
 
-  // Seed dL/d(root).
-  if (root->grad.empty()) {
-    root->grad = Buffer<T>(root->shape.numel());
-    root->grad.array().setZero();
-  }
-  if (upstream) root->grad.array() += upstream->values();
-  else root->grad.array() += T(1);
+  // Seed dL/d(root): the upstream gradient, or 1 (added to a gradient the
+  // root kept from an earlier pass with retain_grad).
+  const Index size = root->shape.numel();
+  const bool fresh = root->grad.empty();
+  if (fresh) root->grad = Buffer<T>(size);
+  if (upstream)
+    store_elementwise(root->grad.data(), size, upstream->values(), fresh ? Store::assign : Store::add);
+  else if (fresh)
+    root->grad.array().setConstant(T(1));
+  else
+    root->grad.array() += T(1);
 
   // 2. Topological order. `ready` owns the nodes whose gradient is complete.
   // Unless retain_graph, a node hands each input to `ready` when it is that

@@ -16,6 +16,7 @@
 
 #include "broadcast.hpp"
 #include "buffer.hpp"
+#include "elementwise.hpp"
 #include "error.hpp"
 #include "input_list.hpp"
 #include "observer.hpp"
@@ -137,9 +138,9 @@ class Backward {
     if (g.size() == n) {
       if (input.grad.empty()) {
         input.grad = Buffer<T>(n);
-        input.grad.array() = g;
+        store_elementwise(input.grad.data(), n, g, Store::assign);
       } else {
-        input.grad.array() += g;
+        store_elementwise(input.grad.data(), n, g, Store::add);
       }
     } else if (g.size() == node_.shape.numel() && broadcasts_to(input.shape, node_.shape)) {
       Buffer<T> full(g.size());

@@ -19,7 +19,7 @@ using simd::where;
 template <class T, class F>
 TensorT<T> map(const TensorT<T>& x, F f) {
   auto out = TensorT<T>::empty(x.shape());
-  out.values() = x.values().unaryExpr(simd::vectorized(f));
+  assign_elementwise(out.values(), x.values().unaryExpr(simd::vectorized(f)));
   return out;
 }
 
@@ -52,7 +52,7 @@ TensorT<T> sigmoid(const TensorT<T>& x) {
 template <class T>
 TensorT<T> tanh(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
-  out.values() = x.values().tanh();
+  assign_elementwise(out.values(), x.values().tanh());
   // d/dx tanh = 1 - H^2
   return record(out, "tanh", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad() * (T(1) - b.output().square())); });
 }
@@ -158,15 +158,15 @@ template <class T>
 TensorT<T> gelu_exact(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
   if constexpr (std::is_same_v<T, float>) {
-    out.values() = x.values().unaryExpr(simd::vectorized([](auto v) {
+    assign_elementwise(out.values(), x.values().unaryExpr(simd::vectorized([](auto v) {
       const auto phi = normal_cdf_p(v);
       return where(ei::pcmp_eq(phi, ei::pzero(phi)), phi, ei::pmul(v, phi));  // 0, not -inf*0, at -inf
-    }));
+    })));
   } else {
-    out.values() = x.values().unaryExpr([](T v) {
+    assign_elementwise(out.values(), x.values().unaryExpr([](T v) {
       const T phi = normal_cdf(v);
       return phi == T(0) ? T(0) : v * phi;
-    });
+    }));
   }
   // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi)
   return record(out, "gelu", {x}, [](Backward<T>& b) {

@@ -38,7 +38,7 @@ TensorT<T> broadcast_binary(const char* op, const TensorT<T>& a, const TensorT<T
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
   auto out = TensorT<T>::empty(shape);
   Broadcast<T> x(a.data(), a.shape(), shape), y(b.data(), b.shape(), shape);
-  out.values() = f(x.array(), y.array());
+  assign_elementwise(out.values(), f(x.array(), y.array()));
   return out;
 }
 

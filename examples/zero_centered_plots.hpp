@@ -1,0 +1,15 @@
+// The gnuplot script that renders zero_centered's CSV files as PNGs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ember::examples {
+
+// panel_scales: for each of the 8 single-neuron panels (bce, mse) x (relu,
+// sigmoid, tanh, shifted_tanh), the |g1 g2| that maps to full colour.
+std::string zero_centered_plot_script(const std::vector<double>& panel_scales, std::uint64_t seed, double target_loss,
+                                      const std::vector<double>& curve_lrs);
+
+}  // namespace ember::examples
