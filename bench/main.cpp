@@ -29,6 +29,7 @@ struct Options {
   std::string filter;
   std::string impl;  // time only this implementation (the others still run the agreement check)
   int reps = 0;      // override the repetitions (for profiling)
+  int chain_length = 100000;  // deep_chain's ember length (libtorch runs a tenth)
 };
 
 void run_unit(Trainer& t) { t.step(); }
@@ -37,13 +38,15 @@ void run_unit(Task& t) { t.run(); }
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "ember_bench: %s\nusage: ember_bench [--json] [--threads 1,2] [--filter TEXT] [--quick] [--impl NAME] [--reps N]\n"
+               "                   [--chain-length N]\n"
                "  --json      one JSON object per result line (else a table with ratios)\n"
                "  --threads   thread counts to run, comma-separated (default 1,2)\n"
                "  --filter    run only cases whose name contains TEXT, or one of comma-separated TEXTs\n"
                "              (tiny_mlp, large_mlp, deep_chain, activation, sigmoid, ...)\n"
                "  --quick     fewer repetitions and no 16M activation size\n"
                "  --impl      time only this implementation: hand, ember or libtorch (for profiling)\n"
-               "  --reps      repetitions per implementation (for profiling; default 11, --quick 5)\n",
+               "  --reps      repetitions per implementation (for profiling; default 11, --quick 5)\n"
+               "  --chain-length  deep_chain's number of ops (default 100000; libtorch runs a tenth)\n",
                message.c_str());
   std::exit(2);
 }
@@ -61,6 +64,10 @@ Options parse(int argc, char** argv) {
     else if (arg == "--filter") o.filter = value();
     else if (arg == "--impl") o.impl = value();
     else if (arg == "--reps") o.reps = std::atoi(value().c_str());
+    else if (arg == "--chain-length") {
+      o.chain_length = std::atoi(value().c_str());
+      if (o.chain_length < 10) usage_error("--chain-length needs at least 10 ops");
+    }
     else if (arg == "--threads") {
       o.threads.clear();
       const std::string list = value();
@@ -185,7 +192,8 @@ void run_chain(const Options& o, int threads, const TimingOptions& timing, Repor
   if (!selected(o, "deep_chain")) return;
   // libtorch runs a tenth of the chain: its cost per node does not depend on
   // the length, and 10^5 of its nodes would take most of the run's budget.
-  constexpr int kLength = 100000, kTorchLength = 10000, kWidth = 16;
+  const int kLength = o.chain_length, kTorchLength = std::max(1, o.chain_length / 10);
+  constexpr int kWidth = 16;
   std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
   std::map<std::string, int> length{{"ember", kLength}, {"libtorch", kTorchLength}};
   tasks.emplace_back("ember", make_ember_chain(kLength, kWidth));
