@@ -1,9 +1,12 @@
 // The floor: the same MLP step written directly in Eigen, with the backward
-// derived by hand, every buffer allocated once, no graph.
+// derived by hand, every buffer allocated once, no graph. Its products go
+// through the same panelled GEMM as ember's (engine/gemm.hpp, plain Eigen),
+// so the floor has the GEMM speed ember has.
 #include <Eigen/Core>
 
 #include <cmath>
 
+#include "../engine/gemm.hpp"
 #include "workloads.hpp"
 
 namespace bench {
@@ -40,7 +43,7 @@ class HandTrainer final : public Trainer {
     for (std::size_t l = 0; l < layers; ++l) {
       const Mat& in = l == 0 ? x_ : a_[l - 1];
       Mat& z = l + 1 < layers ? a_[l] : z_[l];  // hidden layers activate in place
-      z.noalias() = in * w_[l].transpose();
+      ember::gemm(z, in, w_[l].transpose(), ember::Gemm::assign);
       z.rowwise() += b_[l];
       if (l + 1 < layers) {
         if (spec_.activation == Activation::relu) z = z.cwiseMax(0.0f);
@@ -80,10 +83,10 @@ class HandTrainer final : public Trainer {
     // Backward and SGD update, layer by layer from the top.
     for (std::size_t l = layers; l-- > 0;) {
       const Mat& in = l == 0 ? x_ : a_[l - 1];
-      dw_[l].noalias() = dz_[l].transpose() * in;  // [out,N] x [N,in]
+      ember::gemm(dw_[l], dz_[l].transpose(), in, ember::Gemm::assign);  // [out,N] x [N,in]
       db_[l].noalias() = dz_[l].colwise().sum();
       if (l > 0) {
-        dz_[l - 1].noalias() = dz_[l] * w_[l];  // dL/da_{l-1}, [N,out] x [out,in]
+        ember::gemm(dz_[l - 1], dz_[l], w_[l], ember::Gemm::assign);  // dL/da_{l-1}, [N,out] x [out,in]
         if (spec_.activation == Activation::relu)  // d relu = 1 where a > 0
           dz_[l - 1] = (a_[l - 1].array() > 0.0f).select(dz_[l - 1], 0.0f);
         else  // d sigmoid = a (1 - a)

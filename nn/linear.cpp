@@ -1,5 +1,6 @@
 #include "linear.hpp"
 
+#include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
 
 namespace ember {
@@ -32,15 +33,15 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   out_shape[out_shape.rank() - 1] = out_features;
   auto out = TensorT<T>::empty(out_shape);
   auto y = out.matrix();
-  y.noalias() = x.matrix() * weight.matrix().transpose();  // [N,in]·[in,out]
+  gemm(y, x.matrix(), weight.matrix().transpose(), Gemm::assign);  // [N,in]·[in,out]
   if (bias.defined()) y.rowwise() += RowVectorMap<T>(bias.data(), out_features);
 
   // d/dx (xWᵀ+b) = G·W, d/dW = Gᵀ·x, d/db = Σ_rows G   (G = dL/dout, [N,out])
   auto backward = [](Backward<T>& b) {
     const auto g = b.grad_matrix();
     const auto w = b.input_matrix(1);
-    if (b.needs(0)) b.grad_matrix_of(0, g.rows(), w.cols()).noalias() += g * w;  // [N,out]·[out,in]
-    if (b.needs(1)) b.grad_matrix_of(1, w.rows(), w.cols()).noalias() += g.transpose() * b.input_matrix(0);
+    if (b.needs(0)) gemm(b.grad_matrix_of(0, g.rows(), w.cols()), g, w, Gemm::add);  // [N,out]·[out,in]
+    if (b.needs(1)) gemm(b.grad_matrix_of(1, w.rows(), w.cols()), g.transpose(), b.input_matrix(0), Gemm::add);
     if (b.num_inputs() == 3 && b.needs(2)) b.grad_matrix_of(2, 1, w.rows()).noalias() += g.colwise().sum();
   };
   if (bias.defined()) return record(out, "linear", {x, weight, bias}, backward);

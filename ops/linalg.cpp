@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
 
 namespace ember {
@@ -40,9 +41,9 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = TensorT<T>::empty(sa.rank() == 2 ? Shape{x.rows, y.cols} : Shape{x.batch, x.rows, y.cols});
   const Index out_stride = x.rows * y.cols;
   for (Index i = 0; i < x.batch; ++i)
-    MatrixMap<T>(out.data() + i * out_stride, x.rows, y.cols).noalias() =
-        ConstMatrixMap<T>(a.data() + i * x.stride(), x.rows, x.cols) *
-        ConstMatrixMap<T>(b.data() + i * y.stride(), y.rows, y.cols);
+    gemm(MatrixMap<T>(out.data() + i * out_stride, x.rows, y.cols),
+         ConstMatrixMap<T>(a.data() + i * x.stride(), x.rows, x.cols),
+         ConstMatrixMap<T>(b.data() + i * y.stride(), y.rows, y.cols), Gemm::assign);
   // d/dA (A B) = G B^T, d/dB (A B) = A^T G; each GEMM accumulates straight
   // into the input's gradient buffer, with no temporary.
   return record(out, "matmul", {a, b}, [](Backward<T>& g) {
@@ -54,16 +55,15 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
     if (g.needs(0)) {
       T* ga = g.grad_matrix_of(0, x.batch * x.rows, x.cols).data();
       for (Index i = 0; i < x.batch; ++i)  // g:[n,m] b:[k,m] -> dA:[n,k]
-        MatrixMap<T>(ga + i * x.stride(), x.rows, x.cols).noalias() +=
-            ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols) *
-            ConstMatrixMap<T>(b_data + i * y.stride(), y.rows, y.cols).transpose();
+        gemm(MatrixMap<T>(ga + i * x.stride(), x.rows, x.cols), ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols),
+             ConstMatrixMap<T>(b_data + i * y.stride(), y.rows, y.cols).transpose(), Gemm::add);
     }
     if (g.needs(1)) {
       T* gb = g.grad_matrix_of(1, y.batch * y.rows, y.cols).data();
       for (Index i = 0; i < y.batch; ++i)  // a:[n,k] g:[n,m] -> dB:[k,m]
-        MatrixMap<T>(gb + i * y.stride(), y.rows, y.cols).noalias() +=
-            ConstMatrixMap<T>(a_data + i * x.stride(), x.rows, x.cols).transpose() *
-            ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols);
+        gemm(MatrixMap<T>(gb + i * y.stride(), y.rows, y.cols),
+             ConstMatrixMap<T>(a_data + i * x.stride(), x.rows, x.cols).transpose(),
+             ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols), Gemm::add);
     }
   });
 }
