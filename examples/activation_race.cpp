@@ -115,6 +115,7 @@ RaceResult race(const std::string& act, std::uint64_t seed, const Data& data, co
 
 struct DeadResult {
   double final_dead = 0, peak_dead = 0, final_negative = 0, final_accuracy = 0;
+  int diverged = 0;  // runs whose training loss stopped being finite
 };
 
 // Dead: output exactly 0 on every training sample. Negative: pre-activation
@@ -153,7 +154,9 @@ DeadResult dead_units(const std::string& act, double lr, std::uint64_t seed, con
     if (step == total_steps) break;
     if (!batches.next(batch)) batches.next(batch);
     sgd.zero_grad();
-    cross_entropy(model.forward(batch.features), batch.labels).backward();
+    Tensor loss = cross_entropy(model.forward(batch.features), batch.labels);
+    if (!std::isfinite(loss.item())) result.diverged = 1;
+    loss.backward();
     sgd.step();
   }
   return result;
@@ -305,8 +308,10 @@ int main(int argc, char** argv) {
             for (const auto& r : runs) v.push_back(r.*field);
             return median(v);
           };
+          int diverged = 0;
+          for (const auto& r : runs) diverged += r.diverged;
           dead[{act, lr}] = {med(&DeadResult::final_dead), med(&DeadResult::peak_dead), med(&DeadResult::final_negative),
-                             med(&DeadResult::final_accuracy)};
+                             med(&DeadResult::final_accuracy), diverged};
         }
     }
     Table dead_table({"activation", "lr", "dead at end", "peak dead", "negative at end", "final test acc"});
@@ -325,11 +330,14 @@ int main(int argc, char** argv) {
         if (best.empty() || median(s95[a]) < median(s95[best])) best = a;
       return best;
     };
-    const std::string fastest = best_of(config.activations);
+    const std::string best = best_of(config.activations);
+    std::string fastest = best;  // every activation tied with the best, in list order
+    for (const auto& a : config.activations)
+      if (a != best && median(s95[a]) == median(s95[best])) fastest += " and " + a;
     const double relu95 = median(s95["relu"]), tanh95 = median(s95["tanh"]), sig95 = median(s95["sigmoid"]);
     fmt::print("Q4: to 95% test accuracy relu needs {} steps, tanh {}, sigmoid {} (fastest: {}, {} steps); "
                "relu is {} than tanh here{}.\n",
-               steps_text(relu95), steps_text(tanh95), steps_text(sig95), fastest, steps_text(median(s95[fastest])),
+               steps_text(relu95), steps_text(tanh95), steps_text(sig95), fastest, steps_text(median(s95[best])),
                relu95 < tanh95 ? fmt::format("{:.1f}x faster", tanh95 / relu95)
                                : (relu95 == tanh95 ? "as fast" : fmt::format("{:.1f}x slower", relu95 / tanh95)),
                std::isinf(sig95) ? ", and sigmoid never gets there" : "");
@@ -348,11 +356,23 @@ int main(int argc, char** argv) {
     const DeadResult& relu_hi = dead[{"relu", config.high_lr}];
     const DeadResult& relu_lo = dead[{"relu", config.lr}];
     const DeadResult& leaky_hi = dead[{"leaky_relu", config.high_lr}];
-    fmt::print("Q5: at lr {} {} of relu units end dead (peak {}), against {} at lr {}; leaky_relu at lr {}: {} dead, "
-               "{} sitting on the negative side yet still learning ({} test accuracy vs relu's {}).\n",
-               config.high_lr, percent(relu_hi.final_dead), percent(relu_hi.peak_dead), percent(relu_lo.final_dead),
-               config.lr, config.high_lr, percent(leaky_hi.final_dead), percent(leaky_hi.final_negative),
-               percent(leaky_hi.final_accuracy), percent(relu_hi.final_accuracy));
+    // A run whose loss overflowed says nothing about dead units: its units
+    // hold NaN, which is neither zero nor negative.
+    auto diverged = [&](const DeadResult& r) { return 2 * r.diverged > config.seeds; };
+    auto diverged_text = [&](const DeadResult& r) {
+      return fmt::format("diverged (training loss not finite) in {} of {} runs", r.diverged, config.seeds);
+    };
+    fmt::print("Q5: at lr {} {}, against {} at lr {}; leaky_relu at lr {}: {}.\n", config.high_lr,
+               diverged(relu_hi) ? "relu " + diverged_text(relu_hi)
+                                        : fmt::format("{} of relu units end dead (peak {})", percent(relu_hi.final_dead),
+                                                      percent(relu_hi.peak_dead)),
+               percent(relu_lo.final_dead), config.lr, config.high_lr,
+               diverged(leaky_hi)
+                   ? diverged_text(leaky_hi)
+                   : fmt::format("{} dead, {} sitting on the negative side yet still learning ({} test accuracy vs "
+                                 "relu's {})",
+                                 percent(leaky_hi.final_dead), percent(leaky_hi.final_negative),
+                                 percent(leaky_hi.final_accuracy), percent(relu_hi.final_accuracy)));
 
     render_plots(options, "activation_race", plot_script(config, options.seed));
 
