@@ -14,8 +14,10 @@
 // columns, each thread running Eigen's single-threaded GEMM on its block:
 // for the shapes of small MLPs this uses two cores where Eigen's own
 // threading barely gains (see docs/performance.md). Block edges fall on
-// multiples of 16 columns; every element is the same k-long sum in the same
-// order as on one thread, so results do not depend on the thread count.
+// multiples of 16 columns. Products may round differently at different
+// thread counts (each block's shape, and Eigen's own threading for the
+// products not split here, change Eigen's cache blocking); at one thread
+// count they repeat bit for bit.
 #pragma once
 
 #include <Eigen/Core>

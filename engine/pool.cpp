@@ -8,7 +8,14 @@ namespace detail {
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooling = false;
+#define EMBER_POOL_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EMBER_POOL_OFF 1
+#endif
+#endif
+#ifdef EMBER_POOL_OFF
+constexpr bool kPooling = false;  // AddressSanitizer must see every free
 #else
 constexpr bool kPooling = true;
 #endif
@@ -67,7 +74,7 @@ void* pool_allocate(std::size_t bytes) {
         __builtin_prefetch(b->next, 1);  // the next block in the list is cold: fetch it now
         return b;
       }
-      (void)closer;  // registers the thread's clean-up on first use
+      (void)&closer;  // registers the thread's clean-up on first use
     }
     p = std::aligned_alloc(kPoolGranule, size);
   } else {
@@ -83,7 +90,7 @@ void pool_free(void* block, std::size_t bytes) {
     Cache& c = cache;
     const std::size_t k = class_of(bytes), size = (k + 1) * kPoolGranule;
     if (!c.closed && c.cached_bytes + size <= kPoolLimitBytes) {
-      if (c.cached_bytes == 0) (void)closer;  // a thread that only frees also drains at exit
+      if (c.cached_bytes == 0) (void)&closer;  // a thread that only frees also drains at exit
       c.head[k] = new (block) FreeBlock{c.head[k]};
       c.cached_bytes += size;
       return;
@@ -91,6 +98,8 @@ void pool_free(void* block, std::size_t bytes) {
   }
   std::free(block);
 }
+
+bool pool_enabled() { return kPooling; }
 
 }  // namespace detail
 

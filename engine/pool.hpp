@@ -32,6 +32,7 @@ inline constexpr std::size_t kPoolLimitBytes = std::size_t(64) << 20;
 // pool. Larger: plain malloc. Never null; throws std::bad_alloc.
 void* pool_allocate(std::size_t bytes);
 void pool_free(void* block, std::size_t bytes);  // bytes as passed to pool_allocate
+bool pool_enabled();  // false under AddressSanitizer: every block goes back to malloc
 
 // A standard allocator over the pool, for std::allocate_shared.
 template <class U>

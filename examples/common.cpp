@@ -1,5 +1,9 @@
 #include "common.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <Eigen/Core>
 
 #include <cmath>
@@ -30,13 +34,16 @@ void add_common_options(CLI::App& app, Options& options, std::string_view traine
                "Assert the CSV headers and the expected science; exit with status 1 if any fails");
   app.add_flag("!--no-plots", options.plots, "Do not run gnuplot");
   app.add_option("--threads", options.threads,
-                 "Eigen threads for matrix products (more only slows these small nets, badly so on a busy machine)")
+                 "Threads for matrix products and large elementwise ops (more only slows these small nets, badly so on a busy machine)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
 }
 
 void prepare_run(const Options& options) {
   Eigen::setNbThreads(options.threads);
+#ifdef _OPENMP
+  omp_set_num_threads(options.threads);  // ember's own split of large elementwise ops and products
+#endif
   std::error_code ec;
   fs::create_directories(options.out, ec);
   if (ec) throw std::runtime_error(fmt::format("cannot create output folder {}: {}", options.out.string(), ec.message()));

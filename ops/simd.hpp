@@ -82,10 +82,10 @@ EIGEN_STRONG_INLINE P log1p_p(const P& e) {
   return where(ei::pcmp_eq(d, ei::pzero(e)), e, ei::pdiv(ei::pmul(ei::plog(u), e), d));
 }
 
-// e^x - 1 for x <= 0: e^x - 1 itself where e^x <= 1/2 (x <= -ln 2, no
-// cancellation), else the Taylor series x + x^2/2! + ... + x^N/N!, whose
-// first omitted term is below half an ulp for |x| <= ln 2 (N = 9 in float,
-// 16 in double); -1 at -inf, NaN for NaN.
+// e^x - 1: for |x| < ln 2 the Taylor series x + x^2/2! + ... + x^N/N!,
+// whose first omitted term is below half an ulp there (N = 9 in float, 16 in
+// double); elsewhere e^x - 1 itself, which does not cancel. -1 at -inf, inf
+// at inf, NaN for NaN.
 template <class P>
 EIGEN_STRONG_INLINE P expm1_p(const P& x) {
   constexpr int n = sizeof(Lane<P>) == 4 ? 9 : 16;
@@ -98,7 +98,7 @@ EIGEN_STRONG_INLINE P expm1_p(const P& x) {
   for (int k = n - 1; k >= 1; --k) series = ei::pmadd(series, x, constant<P>(inverse_factorial[k]));
   const P near_zero = ei::pmul(series, x);
   const P far = ei::psub(exp_p(x), constant<P>(1));
-  return where(ei::pcmp_lt(constant<P>(-0.69314718055994530942), x), near_zero, far);
+  return where(ei::pcmp_lt(ei::pabs(x), constant<P>(0.69314718055994530942)), near_zero, far);
 }
 
 // 1/(1+e^-x) without overflow: with e = e^-|x| <= 1, 1/(1+e) for x >= 0 and
