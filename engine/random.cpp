@@ -1,5 +1,7 @@
 #include "random.hpp"
 
+#include "error.hpp"
+
 #include <cmath>
 #include <numbers>
 
@@ -53,7 +55,7 @@ double Generator::normal(double mean, double stddev) {
 }
 
 std::uint64_t Generator::below(std::uint64_t n) {
-  if (n == 0) return 0;
+  if (n == 0) fail<ValueError>("Generator::below: the range [0, n) is empty for n = 0");
   const std::uint64_t limit = ~std::uint64_t{0} - (~std::uint64_t{0} % n);  // reject the biased tail
   std::uint64_t x;
   do x = next_u64();

@@ -16,7 +16,7 @@ class Generator {
   double uniform();                          // in [0, 1)
   double uniform(double low, double high);   // in [low, high)
   double normal(double mean = 0.0, double stddev = 1.0);
-  std::uint64_t below(std::uint64_t n);      // in [0, n), unbiased
+  std::uint64_t below(std::uint64_t n);      // in [0, n), unbiased; n = 0 is a ValueError
 
  private:
   std::uint64_t s_[4];

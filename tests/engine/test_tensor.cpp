@@ -317,3 +317,9 @@ TEST_CASE("random: Generator::below is in range and roughly uniform") {
   for (int i = 0; i < 100; ++i) CHECK(gen.below(huge) < huge);
   for (int i = 0; i < 100; ++i) CHECK(gen.below(3) < 3);
 }
+
+TEST_CASE("generator: below(0) is an error, not a silent 0") {
+  ember::Generator gen(3);
+  CHECK_THROWS_WITH_SUBSTR(gen.below(0), ember::ValueError, "Generator::below: the range [0, n) is empty");
+  CHECK(gen.below(1) == 0);
+}
