@@ -28,23 +28,7 @@ std::string read_whole_file(const std::string& path) {
   return text;
 }
 
-// A field as it appears in a message: quoted, control bytes escaped, long
-// fields cut, so the message stays one readable line.
-std::string quote_text(std::string_view s) {
-  constexpr std::size_t kLimit = 40;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kLimit; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\')
-      out += {'\\', static_cast<char>(c)};
-    else if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  if (s.size() > kLimit) out += "...";
-  return out + "\"";
-}
+std::string quote_text(std::string_view s) { return ember::quote_text(s, 40); }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

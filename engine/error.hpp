@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace ember {
@@ -48,6 +49,24 @@ class IoError : public Error {
 template <class E = Error, class... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {
   throw E(fmt::format(format, std::forward<Args>(args)...));
+}
+
+// Text from outside (a CSV field, a checkpoint's tensor name) as it appears
+// in an error message: quoted, quotes and control bytes escaped, cut after
+// `limit` characters, so a hostile input cannot break the one-line message.
+inline std::string quote_text(std::string_view s, std::size_t limit) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\')
+      out += {'\\', static_cast<char>(c)};
+    else if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  if (s.size() > limit) out += "...";
+  return out + "\"";
 }
 
 }  // namespace ember

@@ -40,23 +40,7 @@ constexpr const char* kDtype = sizeof(T) == 4 ? "F32" : "F64";
 
 std::uint64_t dtype_size(std::string_view dtype) { return dtype == "F32" ? 4 : dtype == "F64" ? 8 : 0; }
 
-// A name as it appears in a message: quoted, control bytes escaped, long
-// names cut, so that a hostile header cannot break the one-line message.
-std::string quote_text(std::string_view s) {
-  constexpr std::size_t kLimit = 60;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < kLimit; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\')
-      out += {'\\', static_cast<char>(c)};
-    else if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  if (s.size() > kLimit) out += "...";
-  return out + "\"";
-}
+std::string quote_text(std::string_view s) { return ember::quote_text(s, 60); }
 
 std::string shape_text(const std::vector<std::uint64_t>& dims) {
   std::string s = "[";
