@@ -1,6 +1,7 @@
 // The one header users include: #include <ember/ember.hpp>
 #pragma once
 
+#include "../engine/build_info.hpp"
 #include "../engine/error.hpp"
 #include "../engine/gradcheck.hpp"
 #include "../engine/observer.hpp"

@@ -21,10 +21,13 @@
 namespace ember::examples {
 
 void add_common_options(CLI::App& app, Options& options, std::string_view trainer, std::uint64_t default_seed) {
-  options.out = fs::path("results") / std::string(trainer);
+  options.trainer = std::string(trainer);
   options.data = EMBER_EXAMPLES_DATA_DIR;
   options.seed = default_seed;
-  app.add_option("--out", options.out, "Folder for the CSVs, gnuplot scripts and PNGs")->capture_default_str();
+  app.add_option("--out", options.out,
+                 fmt::format("Folder for the CSVs, gnuplot scripts and PNGs [default: results/{0}, or results/{0}-quick "
+                             "with --quick]",
+                             trainer));
   app.add_option("--data", options.data, "Folder holding the data sets (breast_cancer.csv, digits.csv)")
       ->capture_default_str();
   app.add_option("--seed", options.seed, "Seed of every random choice (init, split, batch order)")
@@ -39,7 +42,8 @@ void add_common_options(CLI::App& app, Options& options, std::string_view traine
       ->check(CLI::Range(1, 256));
 }
 
-void prepare_run(const Options& options) {
+void prepare_run(Options& options) {
+  if (options.out.empty()) options.out = fs::path("results") / (options.trainer + (options.quick ? "-quick" : ""));
   Eigen::setNbThreads(options.threads);
 #ifdef _OPENMP
   omp_set_num_threads(options.threads);  // ember's own split of large elementwise ops and products

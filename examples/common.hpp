@@ -20,7 +20,8 @@ namespace ember::examples {
 namespace fs = std::filesystem;
 
 struct Options {
-  fs::path out;               // where CSVs and plots go
+  fs::path out;               // where CSVs and plots go; empty until prepare_run() picks the default
+  std::string trainer;        // names the default folder: results/<trainer>/ (results/<trainer>-quick/ with --quick)
   fs::path data;              // folder holding breast_cancer.csv, digits.csv, ...
   std::uint64_t seed = 0;
   bool quick = false;         // a CI-sized run of a few seconds
@@ -30,12 +31,13 @@ struct Options {
 };
 
 // Adds the shared flags to `app`; `trainer` names the default output folder
-// results/<trainer>/.
+// results/<trainer>/, or results/<trainer>-quick/ for a --quick run, so a
+// quick run never overwrites a full run's CSVs and plots.
 void add_common_options(CLI::App& app, Options& options, std::string_view trainer, std::uint64_t default_seed);
 
-// Sets Eigen's thread count and creates options.out (and parents); prints
-// where results go.
-void prepare_run(const Options& options);
+// Sets Eigen's thread count, resolves the default options.out (see
+// add_common_options) and creates it (and parents); prints where results go.
+void prepare_run(Options& options);
 
 // The data set file `name` (e.g. "breast_cancer.csv") in options.data, or an
 // error that says how to point --data at it.

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ember needs (only the missing ones), then
-# configures and builds the given CMake preset. Idempotent: a re-run installs
-# nothing and rebuilds only what changed.
-#   scripts/setup.sh [preset]        (default: release)
+# configures and builds the given CMake preset: every target, or only the
+# named ones (and what they need). Idempotent: a re-run installs nothing and
+# rebuilds only what changed.
+#   scripts/setup.sh [preset [target...]]        (default: release, all targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
 
-packages=(build-essential cmake libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy)
+packages=(build-essential cmake ccache libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,4 +29,4 @@ fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" -j "$jobs"
+cmake --build --preset "$preset" -j "$jobs" "${targets[@]}"

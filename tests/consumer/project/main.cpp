@@ -1,11 +1,20 @@
 // Trains y = 2x + 1 with one parameter pair: enough to prove that the
 // headers, the library and its dependencies all arrive through the target.
+// Also fails when the library it linked was compiled without optimization
+// (the subdirectory scenario is configured with no build type).
 #include <ember/ember.hpp>
 
 #include <cmath>
 #include <cstdio>
 
 int main() {
+  const ember::BuildInfo info = ember::build_info();
+  std::printf("ember built optimized=%d asserts=%d native=%d openmp=%d\n", info.optimized, info.asserts, info.native,
+              info.openmp);
+  if (!info.optimized || info.asserts) {
+    std::printf("consumer: the ember library was compiled without the Release flags\n");
+    return 1;
+  }
   ember::Generator gen(7);
   auto x = ember::Tensor::randn({16, 1}, gen);
   auto y = x * 2.0f + 1.0f;
