@@ -5,6 +5,9 @@
 //     consumers have run, so its gradient is complete exactly once per use;
 //  3. unless retain_graph, free each node's inputs and closure once its
 //     backward has run.
+#include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "record.hpp"
@@ -12,6 +15,61 @@
 namespace ember {
 
 namespace {
+
+// Note [traversal marks]. Each backward pass takes a process-wide unique
+// mark and claims every node it visits by compare-and-swap of the node's
+// `visit` field from a mark that is not active to its own. Marks left behind
+// by finished passes are inactive, so a graph built on one thread can be
+// back-propagated on any other, as often as it is retained. A node holding
+// the mark of a pass that is still running belongs to that pass: the second
+// pass stops with a GraphError before it has changed anything the first one
+// uses. Whether a mark is active is looked up (under a mutex) only while two
+// or more passes run in the process; a single pass pays one CAS per node.
+std::atomic<std::uint64_t> g_last_mark{0};
+std::atomic<int> g_running{0};
+std::mutex g_active_mutex;
+std::vector<std::uint64_t> g_active;  // marks of the passes now running
+
+class ActivePass {
+ public:
+  ActivePass() : mark_(g_last_mark.fetch_add(1) + 1) {
+    std::lock_guard lock(g_active_mutex);
+    g_active.push_back(mark_);
+    g_running.fetch_add(1);
+  }
+  ~ActivePass() {
+    std::lock_guard lock(g_active_mutex);
+    g_active.erase(std::find(g_active.begin(), g_active.end(), mark_));
+    g_running.fetch_sub(1);
+  }
+  ActivePass(const ActivePass&) = delete;
+  ActivePass& operator=(const ActivePass&) = delete;
+  std::uint64_t mark() const { return mark_; }
+
+ private:
+  std::uint64_t mark_;
+};
+
+bool mark_is_active(std::uint64_t mark) {
+  if (mark == 0 || g_running.load() < 2) return false;
+  std::lock_guard lock(g_active_mutex);
+  return std::find(g_active.begin(), g_active.end(), mark) != g_active.end();
+}
+
+// Claims `node` for the pass `mark`. False when this pass had claimed it
+// already; throws when another running pass holds it.
+template <class T>
+bool claim(Node<T>& node, std::uint64_t mark) {
+  std::uint64_t seen = node.visit.load(std::memory_order_acquire);
+  for (;;) {
+    if (seen == mark) return false;
+    if (mark_is_active(seen))
+      fail<GraphError>("backward: another backward pass is running through '{}' (a tensor of shape {}) on another "
+                       "thread; passes over graphs that share nodes (parameters included) must not overlap in time",
+                       node.op ? node.op : "leaf", node.shape.str());
+    if (node.visit.compare_exchange_weak(seen, mark, std::memory_order_acq_rel)) return true;
+  }
+}
 
 template <class T>
 void run_hooks(Node<T>& node) {
@@ -31,9 +89,6 @@ void run_hooks(Node<T>& node) {
 
 template <class T>
 void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstream, bool retain_graph) {
-  static thread_local std::uint64_t epoch = 0;
-  const std::uint64_t mark = ++epoch;
-
   if (!root->requires_grad)
     fail<GraphError>("backward: tensor of shape {} does not require grad (no input was marked requires_grad_(), or "
                      "it was computed under NoGradGuard)",
@@ -46,6 +101,9 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
     fail<GraphError>("backward: tensor of shape {} is not a scalar; pass an upstream gradient of the same shape",
                      root->shape.str());
   }
+
+  const ActivePass pass;
+  const std::uint64_t mark = pass.mark();
 
   // 1. Collect. Non-leaf gradients start empty in every pass (a retained one
   // from an earlier pass is dropped). A leaf with hooks must show its hooks
@@ -65,12 +123,12 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   static thread_local std::vector<Node<T>*> stack;  // reused: no allocation per pass
   stack.clear();
   auto visit = [&](const std::shared_ptr<Node<T>>& p) {
-    p->visit = mark;
     p->pending = 0;
     if (!p->is_leaf()) p->grad.reset();
     else if (p->hooks && !p->grad.empty()) stashed.emplace_back(p, std::move(p->grad));
     stack.push_back(p.get());
   };
+  claim(*root, mark);
   visit(root);
   while (!stack.empty()) {
     Node<T>* n = stack.back();
@@ -81,7 +139,7 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
                        n->op);
     for (auto& p : n->inputs) {
       if (!p->requires_grad) continue;
-      if (p->visit != mark) visit(p);
+      if (claim(*p, mark)) visit(p);
       ++p->pending;
     }
   }
@@ -124,7 +182,7 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
       else ready.push_back(std::move(p));
     }
     if (!retain_graph) {
-      n->inputs.clear();
+      n->release_inputs();
       n->backward = nullptr;
       n->graph_freed = true;
     }

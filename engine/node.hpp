@@ -8,9 +8,12 @@
 // graph has no reference cycles.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -35,7 +38,7 @@ struct Node {
   using BackwardFn = std::function<void(Backward<T>&)>;
   using Hook = std::function<TensorT<T>(const TensorT<T>&)>;
 
-  explicit Node(const Shape& s) : shape(s), value(s.numel()) {}
+  explicit Node(const Shape& s) : shape(s), value(allocate(s)) {}
   ~Node();  // iterative: a chain of a million nodes tears down without recursion
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -43,8 +46,25 @@ struct Node {
   // What backward's traversal reads first, together at the front.
   const char* op = nullptr;    // the op that made this node; nullptr for a leaf
   InputList<Ptr> inputs;       // recorded nodes only; cleared when the graph is freed
-  std::uint64_t visit = 0;     // backward's traversal mark
+  std::atomic<std::uint64_t> visit{0};  // the backward pass that claimed it (Note [traversal marks], backward.cpp)
   std::uint32_t pending = 0;   // consumers whose backward has not run yet
+  // Note [versions]. A backward reads the values its forward used, so
+  // writes in between must be caught. `version` counts the times the values
+  // were handed out for writing (TensorT's non-const values(), data(),
+  // matrix(); the optimizers' updates); record() saves each input's version
+  // and resets the output's. C++ cannot tell a write through those maps from
+  // a read, so a moved version alone proves nothing: while some live node
+  // may read the values (`saved_by` recorded consumers, or this node's own
+  // backward), the first non-const access takes a hash of them (`snapshot`),
+  // and a backward that finds the version moved compares the hash. Only
+  // values that really changed are an error; a read through a non-const
+  // handle costs one hash, and nothing is hashed in a plain training step.
+  std::uint32_t version = 0;
+  std::uint32_t saved_version = 0;    // this node's version when its op recorded it
+  std::uint32_t last_saved = 0;       // the version most recently saved by this node or a consumer
+  std::uint32_t snapshot_version = ~0u;  // the version whose values `snapshot` hashes
+  std::uint32_t saved_by = 0;         // live recorded nodes that hold this one as an input
+  std::uint64_t snapshot = 0;
   bool requires_grad = false;
   bool retain_grad = false;    // keep a non-leaf's gradient after backward
   bool graph_freed = false;    // backward ran without retain_graph
@@ -60,6 +80,58 @@ struct Node {
   std::unique_ptr<std::vector<Hook>> hooks;  // see TensorT::register_hook; null when none (the usual case)
 
   bool is_leaf() const { return op == nullptr; }
+
+  // Called before the values are handed out for writing (Note [versions]).
+  void will_write() {
+    if ((saved_by != 0 || backward) && version == last_saved && snapshot_version != version) {
+      snapshot = hash_values();
+      snapshot_version = version;
+    }
+    ++version;
+  }
+  // True when the values are the ones this node had at version `saved`.
+  bool unchanged_since(std::uint32_t saved) const {
+    return version == saved || (snapshot_version == saved && hash_values() == snapshot);
+  }
+  // Drops the inputs, telling each it has one consumer fewer.
+  void release_inputs() {
+    for (auto& p : inputs)
+      if (p) --p->saved_by;
+    inputs.clear();
+  }
+
+  std::uint64_t hash_values() const {
+    // Four independent multiply-xor lanes over the raw bytes: fast, and any
+    // changed bit changes the result with overwhelming probability.
+    const auto* bytes = reinterpret_cast<const unsigned char*>(value.data());
+    const std::size_t n = static_cast<std::size_t>(value.size()) * sizeof(T);
+    std::uint64_t lane[4] = {0x9e3779b97f4a7c15u, 0xc2b2ae3d27d4eb4fu, 0x165667b19e3779f9u, 0x27d4eb2f165667c5u};
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+      for (int k = 0; k < 4; ++k) {
+        std::uint64_t w;
+        std::memcpy(&w, bytes + i + 8 * k, 8);
+        lane[k] = (lane[k] ^ w) * 0x100000001b3u;
+        lane[k] ^= lane[k] >> 29;
+      }
+    std::uint64_t h = lane[0] ^ (lane[1] << 1) ^ (lane[2] << 2) ^ (lane[3] << 3) ^ n;
+    for (; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3u;
+    return h;
+  }
+
+ private:
+  static Buffer<T> allocate(const Shape& s) {
+    const Index n = s.numel();
+    constexpr std::uint64_t max_elements = (std::uint64_t(1) << 62) / sizeof(T);  // far beyond any address space
+    try {
+      if (static_cast<std::uint64_t>(n) > max_elements) throw std::bad_alloc();
+      return Buffer<T>(n);
+    } catch (const std::bad_alloc&) {
+      fail<ValueError>("tensor: cannot allocate {} bytes for a tensor of shape {} ({} elements of {} bytes): out of "
+                       "memory",
+                       static_cast<unsigned __int128>(n) * sizeof(T), s.str(), n, sizeof(T));
+    }
+  }
 };
 
 // The view an op's backward closure gets of its node. `grad()` is dL/d(out);
@@ -73,13 +145,13 @@ class Backward {
   const Shape& output_shape() const { return node_.shape; }
   ConstArrayMap<T> grad() const { return std::as_const(node_.grad).array(); }
   ConstMatrixMap<T> grad_matrix() const { return matrix(node_.grad.data(), node_.shape); }
-  ConstArrayMap<T> output() const { return std::as_const(node_.value).array(); }
-  ConstMatrixMap<T> output_matrix() const { return matrix(node_.value.data(), node_.shape); }
+  ConstArrayMap<T> output() const { return std::as_const(checked_output().value).array(); }
+  ConstMatrixMap<T> output_matrix() const { return matrix(checked_output().value.data(), node_.shape); }
 
   int num_inputs() const { return static_cast<int>(node_.inputs.size()); }
   const Shape& input_shape(int i) const { return in(i).shape; }
-  ConstArrayMap<T> input(int i) const { return std::as_const(in(i).value).array(); }
-  ConstMatrixMap<T> input_matrix(int i) const { return matrix(in(i).value.data(), in(i).shape); }
+  ConstArrayMap<T> input(int i) const { return std::as_const(checked_input(i).value).array(); }
+  ConstMatrixMap<T> input_matrix(int i) const { return matrix(checked_input(i).value.data(), in(i).shape); }
   bool needs(int i) const { return in(i).requires_grad; }
 
   // Adds `g` to input i's gradient. `g` has either the input's number of
@@ -157,6 +229,24 @@ class Backward {
   }
   void report(int i, const Buffer<T>& g) {
     for (auto* o : observers<T>()) o->on_input_grad(node_, i, g.array());
+  }
+
+  // The values a backward reads must be the ones the forward used (Note [versions]).
+  const Node<T>& checked_input(int i) const {
+    const Node<T>& input = in(i);
+    const std::uint32_t saved = node_.inputs.version(static_cast<std::size_t>(i));
+    if (!input.unchanged_since(saved))
+      fail<GraphError>("{}: input {} (shape {}) was modified in place after it was used (version {}, saved at {}); "
+                       "recompute the forward after changing it, or change a copy (detach())",
+                       node_.op, i, input.shape.str(), input.version, saved);
+    return input;
+  }
+  const Node<T>& checked_output() const {
+    if (!node_.unchanged_since(node_.saved_version))
+      fail<GraphError>("{}: its output (shape {}) was modified in place after it was computed (version {}, saved at "
+                       "{}); change a copy (detach()) instead",
+                       node_.op, node_.shape.str(), node_.version, node_.saved_version);
+    return node_;
   }
 
   std::vector<std::pair<int, Buffer<T>>> scratch_;

@@ -1,5 +1,9 @@
 #include "pool.hpp"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <cstdlib>
 
 namespace ember {
@@ -103,6 +107,14 @@ bool pool_enabled() { return kPooling; }
 
 }  // namespace detail
 
-std::size_t release_cached_memory() { return detail::drain(detail::cache); }
+std::size_t release_cached_memory() {
+  const std::size_t freed = detail::drain(detail::cache);
+#ifdef __GLIBC__
+  // glibc keeps freed heap memory mapped for reuse; after a large graph (or
+  // tensor) is gone, hand what it can back to the system so RSS falls again.
+  malloc_trim(0);
+#endif
+  return freed;
+}
 
 }  // namespace ember

@@ -68,7 +68,14 @@ TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F
   node.requires_grad = true;
   node.surrogate_gradient = options.surrogate_gradient;
   node.inputs.reserve(inputs.size());
-  for (const auto& in : inputs) node.inputs.push_back(detail::get(in).node_ptr());
+  for (const auto& in : inputs) {
+    const auto& input = detail::get(in).node_ptr();
+    node.inputs.push_back(input, input->version);
+    input->last_saved = input->version;
+    ++input->saved_by;
+  }
+  // The output is new: writes before this point were the op's own.
+  node.version = node.saved_version = node.last_saved = 0;
   node.backward = std::forward<F>(backward);
   return std::move(out);
 }

@@ -15,11 +15,21 @@ Shape::Shape(std::span<const Index> dims) {
     if (dims[i] < 0) fail<ShapeError>("shape: dimension {} is negative ({})", i, dims[i]);
     dims_[i] = dims[i];
   }
+  // Also with a zero dimension: a [2^62 x 2 x 0] shape holds no element, but
+  // loops over its other axes would still run 2^63 times.
+  Index product = 1;
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] != 0 && __builtin_mul_overflow(product, dims[i], &product)) too_many_elements();
+}
+
+void Shape::too_many_elements() const {
+  fail<ShapeError>("shape {} has more than 2^63 - 1 elements", str());
 }
 
 Index Shape::rows() const {
   Index n = 1;
-  for (int i = 0; i + 1 < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+  for (int i = 0; i + 1 < rank_; ++i)
+    if (__builtin_mul_overflow(n, dims_[static_cast<std::size_t>(i)], &n)) too_many_elements();
   return n;
 }
 

@@ -22,9 +22,13 @@ class Shape {
   int rank() const { return rank_; }
   Index operator[](int axis) const { return dims_[static_cast<std::size_t>(axis)]; }
   Index& operator[](int axis) { return dims_[static_cast<std::size_t>(axis)]; }
+  // The constructors reject dimensions whose product (of the nonzero ones)
+  // exceeds 2^63 - 1, so this cannot overflow for a shape built by them; a
+  // dimension set through operator[] is checked here.
   Index numel() const {
     Index n = 1;
-    for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<std::size_t>(i)];
+    for (int i = 0; i < rank_; ++i)
+      if (__builtin_mul_overflow(n, dims_[static_cast<std::size_t>(i)], &n)) too_many_elements();
     return n;
   }
   std::span<const Index> dims() const { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
@@ -46,6 +50,8 @@ class Shape {
   friend bool operator==(const Shape& a, const Shape& b);
 
  private:
+  [[noreturn]] void too_many_elements() const;
+
   std::array<Index, kMaxRank> dims_{};
   int rank_ = 0;
 };

@@ -17,14 +17,19 @@ Node<T>::~Node() {
   // Instead, steal the inputs of every node we are the last owner of and
   // release them from a flat worklist.
   if (inputs.empty()) return;
-  std::vector<Ptr> worklist(std::make_move_iterator(inputs.begin()), std::make_move_iterator(inputs.end()));
+  std::vector<Ptr> worklist;
+  auto steal_inputs = [&worklist](Node& from) {
+    for (auto& p : from.inputs) {
+      --p->saved_by;
+      worklist.push_back(std::move(p));
+    }
+    from.inputs.clear();
+  };
+  steal_inputs(*this);
   while (!worklist.empty()) {
     Ptr n = std::move(worklist.back());
     worklist.pop_back();
-    if (n && n.use_count() == 1) {
-      for (auto& p : n->inputs) worklist.push_back(std::move(p));
-      n->inputs.clear();
-    }
+    if (n && n.use_count() == 1) steal_inputs(*n);
   }
 }
 
@@ -45,7 +50,7 @@ TensorT<T> TensorT<T>::empty(const Shape& shape) {
 template <class T>
 TensorT<T> TensorT<T>::full(const Shape& shape, T value) {
   TensorT t = empty(shape);
-  t.values().setConstant(value);
+  t.node().value.array().setConstant(value);
   return t;
 }
 template <class T>
@@ -67,7 +72,7 @@ TensorT<T> TensorT<T>::from_data(std::span<const T> data, const Shape& shape) {
     fail<ShapeError>("from_data: {} values do not fill shape {} ({} elements)", data.size(), shape.str(),
                      shape.numel());
   TensorT t = empty(shape);
-  std::copy(data.begin(), data.end(), t.data());
+  std::copy(data.begin(), data.end(), t.node().value.data());
   return t;
 }
 
@@ -110,17 +115,19 @@ TensorT<T> TensorT<T>::from(std::initializer_list<std::initializer_list<std::ini
 template <class T>
 TensorT<T> TensorT<T>::randn(const Shape& shape, Generator& gen, T mean, T stddev) {
   TensorT t = empty(shape);
-  for (Index i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<T>(gen.normal(mean, stddev));
+  T* out = t.node().value.data();
+  for (Index i = 0; i < t.numel(); ++i) out[i] = static_cast<T>(gen.normal(mean, stddev));
   return t;
 }
 
 template <class T>
 TensorT<T> TensorT<T>::rand(const Shape& shape, Generator& gen, T low, T high) {
   TensorT t = empty(shape);
+  T* out = t.node().value.data();
   for (Index i = 0; i < t.numel(); ++i) {
     // Rounding a double just below `high` to float can land on `high`.
     const T v = static_cast<T>(gen.uniform(low, high));
-    t.data()[i] = v >= high && high > low ? std::nextafter(high, low) : v;
+    out[i] = v >= high && high > low ? std::nextafter(high, low) : v;
   }
   return t;
 }
@@ -189,7 +196,7 @@ TensorT<T> TensorT<T>::grad() const {
                      "reached it, or it is a non-leaf without retain_grad()",
                      op(), shape().str());
   TensorT g = empty(shape());
-  g.values() = node().grad.array();
+  g.node().value.array() = node().grad.array();
   return g;
 }
 
@@ -227,7 +234,7 @@ void TensorT<T>::register_hook(Hook hook) {
 template <class T>
 TensorT<T> TensorT<T>::detach() const {
   TensorT t = empty(shape());
-  t.values() = values();
+  t.node().value.array() = values();
   return t;
 }
 

@@ -59,12 +59,18 @@ class TensorT {
 
   // Eigen maps over the values, no copy: flat, or as a matrix whose columns
   // are the last dimension and whose rows fold all leading dimensions.
-  ArrayMap<T> values() { return node().value.array(); }
+  // The non-const forms hand out the values for writing (Note [versions],
+  // node.hpp): a backward through an op that saved the old values throws if
+  // they changed, instead of computing a wrong gradient. Reading through a
+  // const tensor (std::as_const(t).values(), item(), at()) costs nothing.
+  // version() counts the non-const accesses.
+  ArrayMap<T> values() { return writable().array(); }
   ConstArrayMap<T> values() const { return std::as_const(node().value).array(); }
-  MatrixMap<T> matrix() { return {node().value.data(), shape().rows(), shape().cols()}; }
+  MatrixMap<T> matrix() { return {writable().data(), shape().rows(), shape().cols()}; }
   ConstMatrixMap<T> matrix() const { return {node().value.data(), shape().rows(), shape().cols()}; }
-  T* data() { return node().value.data(); }
+  T* data() { return writable().data(); }
   const T* data() const { return node().value.data(); }
+  std::uint32_t version() const { return node().version; }  // see Note [versions]
   std::vector<T> to_vector() const;
   T item() const;                                  // the value of a one-element tensor
   T at(std::initializer_list<Index> index) const;  // one element, bounds-checked
@@ -94,6 +100,11 @@ class TensorT {
   // Calls `hook(grad)` when the gradient flowing into this tensor during
   // backward is complete; a defined return value replaces that gradient
   // (same shape), an undefined one (`return {};`) keeps it.
+  // The tensor's node owns the hook: a hook that captures a copy of the
+  // tensor itself (or of anything holding it) is a reference cycle, and the
+  // tensor is never freed. Use the gradient argument, capture values, or
+  // capture by reference a tensor that outlives the hook ([&w], a module's
+  // member).
   void register_hook(Hook hook);
 
   TensorT detach() const;  // a copy of the values that is not part of any graph
@@ -104,6 +115,12 @@ class TensorT {
   explicit TensorT(std::shared_ptr<Node<T>> node) : node_(std::move(node)) {}
 
  private:
+  Buffer<T>& writable() {
+    Node<T>& n = node();
+    n.will_write();
+    return n.value;
+  }
+
   std::shared_ptr<Node<T>> node_;
 };
 

@@ -168,18 +168,22 @@ SafetensorsEntry parse_entry(const std::string& name, const json& info, std::uin
   if (shape.size() > static_cast<std::size_t>(Shape::kMaxRank))
     fail<IoError>("{}: shape has rank {}, ember supports up to {}", where, shape.size(), Shape::kMaxRank);
   std::vector<std::uint64_t> dims;
-  std::uint64_t numel = 1;
+  // The nonzero dimensions must multiply to at most 2^63 - 1 even when a
+  // zero makes the tensor empty: loops over the other axes would run that often.
+  std::uint64_t numel = 1, nonzero = 1;
   bool overflow = false;
   for (const json& d : shape) {
     if (!d.is_number_unsigned())
       fail<IoError>("{}: shape {} holds {}, not a non-negative integer", where, shape.dump(), d.dump());
     dims.push_back(d.get<std::uint64_t>());
-    overflow = overflow || dims.back() > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()) ||
-               __builtin_mul_overflow(numel, dims.back(), &numel);
+    overflow = overflow || __builtin_mul_overflow(numel, dims.back(), &numel) ||
+               (dims.back() != 0 && __builtin_mul_overflow(nonzero, dims.back(), &nonzero));
   }
   std::uint64_t bytes = 0;
-  if (overflow || __builtin_mul_overflow(numel, element_size, &bytes))
-    fail<IoError>("{}: shape {} has more elements than fit in 64 bits", where, shape_text(dims));
+  if (overflow || nonzero > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()))
+    fail<IoError>("{}: shape {} has more than 2^63 - 1 elements (zero dimensions aside)", where, shape_text(dims));
+  if (__builtin_mul_overflow(numel, element_size, &bytes))
+    fail<IoError>("{}: shape {} of {} takes more than 2^64 bytes", where, shape_text(dims), entry.dtype);
 
   const json& offsets = info["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||

@@ -40,6 +40,10 @@ OptimizerT<T>::OptimizerT(const char* name, std::vector<TensorT<T>> params, doub
     if (!p.is_leaf())
       fail<ValueError>("{}: parameter {} of shape {} is the output of '{}', not a leaf; an optimizer updates leaves",
                        name, i, p.shape().str(), p.op());
+    if (!p.requires_grad())
+      fail<ValueError>("{}: parameter {} of shape {} does not require grad, so it would never be updated; call "
+                       "requires_grad_() on it or leave it out",
+                       name, i, p.shape().str());
     seen.push_back(&p.node());
   }
   std::sort(seen.begin(), seen.end());

@@ -226,3 +226,19 @@ TEST_CASE("custom op: asking for the gradient matrix of an input without grad is
   CHECK_THROWS_WITH_SUBSTR(y.backward(Tensor64::ones({2})), GraphError,
                            "careless: backward asked for the gradient matrix of input 1, which does not require grad");
 }
+
+TEST_CASE("hooks: the documented pattern (capture by reference) uses the tensor's values and frees everything") {
+  // A hook capturing a copy of its own tensor would be a reference cycle
+  // (the node owns the hook); by reference it is not, and LeakSanitizer
+  // (asan preset) sees nothing left behind when `w` goes.
+  std::weak_ptr<ember::Node<double>> node;
+  {
+    auto w = ember::Tensor64::from({2.0, -1.0}).requires_grad_();
+    node = w.node_ptr();
+    w.register_hook([&w](const ember::Tensor64& g) { return g * ember::Tensor64::from_data(w.to_vector(), {2}); });
+    ember::sum(w * 3.0).backward();
+    CHECK(w.grad().at({0}) == doctest::Approx(6.0));   // 3 * w[0]
+    CHECK(w.grad().at({1}) == doctest::Approx(-3.0));  // 3 * w[1]
+  }
+  CHECK(node.expired());
+}

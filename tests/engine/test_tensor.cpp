@@ -323,3 +323,24 @@ TEST_CASE("generator: below(0) is an error, not a silent 0") {
   CHECK_THROWS_WITH_SUBSTR(gen.below(0), ember::ValueError, "Generator::below: the range [0, n) is empty");
   CHECK(gen.below(1) == 0);
 }
+
+TEST_CASE("shape: dimensions whose product passes 2^63 - 1 are a ShapeError naming the shape, even beside a zero") {
+  const ember::Index big = ember::Index(1) << 62;
+  CHECK_THROWS_WITH_SUBSTR(Tensor::zeros({big, 2}), ember::ShapeError,
+                           "shape [4611686018427387904x2] has more than 2^63 - 1 elements");
+  CHECK_THROWS_WITH_SUBSTR(ember::Shape({big, 2, 0}), ember::ShapeError, "[4611686018427387904x2x0]");
+  CHECK_THROWS_AS(ember::Shape({big, big, big}), ember::ShapeError);
+  // Large but representable with a zero: legal, and empty.
+  CHECK(ember::Shape({ember::Index(1) << 40, 0}).numel() == 0);
+  CHECK(ember::Shape({ember::Index(1) << 31, ember::Index(1) << 31}).numel() == ember::Index(1) << 62);
+}
+
+TEST_CASE("tensor: an allocation that cannot be satisfied is a ValueError naming the shape and the bytes") {
+  // 2^61 floats: 2^63 bytes, more than any address space.
+  CHECK_THROWS_WITH_SUBSTR(Tensor::zeros({ember::Index(1) << 61}), ember::ValueError,
+                           "tensor: cannot allocate 9223372036854775808 bytes for a tensor of shape "
+                           "[2305843009213693952]");
+  // 2^40 doubles (8 TiB): malloc itself says no.
+  CHECK_THROWS_WITH_SUBSTR(Tensor64::empty({ember::Index(1) << 20, ember::Index(1) << 20}), ember::ValueError,
+                           "for a tensor of shape [1048576x1048576] (1099511627776 elements of 8 bytes): out of memory");
+}

@@ -363,9 +363,13 @@ TEST_CASE("load_safetensors: shapes that do not match their bytes, and huge shap
   check_damaged(one("[\"2\"]"), "not a non-negative integer");
   check_damaged(one("2"), "tensor \"w\": shape is not an array");
   check_damaged(one("[1, 1, 1, 1, 1, 1, 2]"), "shape has rank 7, ember supports up to 6");
-  check_damaged(one("[4294967296, 4294967296]"), "shape [4294967296x4294967296] has more elements than fit in 64 bits");
-  check_damaged(one("[9223372036854775808]"), "has more elements than fit in 64 bits");
-  check_damaged(one("[4611686018427387904]"), "has more elements than fit in 64 bits");  // 2^62 * 4 bytes
+  check_damaged(one("[4294967296, 4294967296]"),
+                "shape [4294967296x4294967296] has more than 2^63 - 1 elements (zero dimensions aside)");
+  check_damaged(one("[9223372036854775808]"), "has more than 2^63 - 1 elements");
+  check_damaged(one("[4611686018427387904]"), "shape [4611686018427387904] of F32 takes more than 2^64 bytes");
+  // Empty, yet a reduction over its other axes would loop 2^63 times.
+  check_damaged(one("[4611686018427387904, 2, 0]", "[0, 0]"),
+                "shape [4611686018427387904x2x0] has more than 2^63 - 1 elements (zero dimensions aside)");
   check_damaged(one("[18446744073709551616]"), "not a non-negative integer");            // beyond uint64
   check_damaged(one("[1000000000000]"), "takes 4000000000000 bytes, data_offsets [0, 8] hold 8");
   check_damaged(one("[0, 1000000000000]", "[0, 0]"), "bytes [0, 8) at the end of the data section belong to no tensor");

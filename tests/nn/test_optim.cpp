@@ -259,3 +259,11 @@ TEST_CASE("optimizers: argument errors") {
   CHECK_THROWS_WITH_SUBSTR(StepLR(opt, 0), ValueError, "StepLR: step_size must be positive, got 0");
   CHECK_THROWS_WITH_SUBSTR(CosineAnnealingLR(opt, -2), ValueError, "CosineAnnealingLR: t_max must be positive, got -2");
 }
+
+TEST_CASE("optimizers: a parameter that does not require grad is a ValueError") {
+  auto frozen = Tensor64::zeros({2, 3});
+  auto trained = Tensor64::zeros({3}).requires_grad_();
+  CHECK_THROWS_WITH_SUBSTR(SGD64({trained, frozen}, {.lr = 0.1}), ember::ValueError,
+                           "SGD: parameter 1 of shape [2x3] does not require grad");
+  CHECK_THROWS_WITH_SUBSTR(ember::AdamT<double>({frozen}, {}), ember::ValueError, "does not require grad");
+}
