@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -165,6 +164,37 @@ std::string header_rule(const Line& first, const std::optional<Line>& second) {
   return "";
 }
 
+// A growing array in 4 MiB blocks: appending never moves what it holds
+// (a vector's doubling would briefly hold 3x), and drain() hands each block
+// back to the system once copied out (blocks this large are mmapped), so
+// the final buffer and the blocks together stay near the data's size.
+template <class T>
+class Blocks {
+ public:
+  void push_back(T v) {
+    if (used_ == kBlock) {
+      blocks_.push_back(std::make_unique_for_overwrite<T[]>(kBlock));
+      used_ = 0;
+    }
+    blocks_.back()[used_++] = v;
+    ++size_;
+  }
+  std::size_t size() const { return size_; }
+  void drain(T* out) {
+    for (std::size_t b = 0; b < blocks_.size(); ++b) {
+      const std::size_t n = b + 1 == blocks_.size() ? used_ : kBlock;
+      out = std::copy(blocks_[b].get(), blocks_[b].get() + n, out);
+      blocks_[b].reset();
+    }
+    *this = Blocks();
+  }
+
+ private:
+  static constexpr std::size_t kBlock = (std::size_t(4) << 20) / sizeof(T);
+  std::vector<std::unique_ptr<T[]>> blocks_;
+  std::size_t used_ = kBlock, size_ = 0;
+};
+
 }  // namespace
 
 Dataset load_csv(const std::string& path, const CsvOptions& options) {
@@ -211,10 +241,9 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
     }
   }
 
-  // Rows go into deques, which grow block by block without moving what they
-  // hold: the peak is the deques plus the final tensor, twice the data.
-  std::deque<float> values;
-  std::deque<Index> labels;
+  // Rows go into blocks, drained into the final buffers at the end.
+  Blocks<float> values;
+  Blocks<Index> labels;
   Index columns = 0, label_column = 0, first_data_line = 0, max_label = -1;
   auto parse_row = [&](const Line& row) {
     const auto found = static_cast<Index>(row.fields.size());
@@ -280,9 +309,9 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
 
   Dataset dataset;
   dataset.features = Tensor::empty({samples, columns - 1});
-  std::copy(values.begin(), values.end(), dataset.features.data());
-  values = {};
-  dataset.labels.assign(labels.begin(), labels.end());
+  values.drain(dataset.features.data());
+  dataset.labels.resize(labels.size());
+  labels.drain(dataset.labels.data());
   dataset.class_names = std::move(class_names);
   return dataset;
 }
