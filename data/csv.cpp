@@ -267,7 +267,8 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
       const std::string_view field = row.fields[static_cast<std::size_t>(c)];
       if (field.empty()) fail_at(row.number, c + 1, c == label_column ? "empty label" : "empty field");
       double value;
-      const bool tiny = c != label_column && options.allow_underflow && read_number(field, value) == Number::underflows;
+      const bool tiny =
+          c != label_column && options.allow_underflow && read_number(field, value) == Number::underflows;
       if (tiny) value = std::copysign(0.0, value);
       else if (auto why = parse_number(field, value)) fail_at(row.number, c + 1, c == label_column ? "label " + *why : *why);
       if (c != label_column) {

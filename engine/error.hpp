@@ -84,15 +84,18 @@ inline std::string quote_text(std::string_view s, std::size_t limit) {
       valid = (byte(i + k) & 0xc0) == 0x80;
       cp = (cp << 6) | (byte(i + k) & 0x3f);
     }
-    valid = valid && !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
+    // overlong forms and UTF-16 surrogates are not UTF-8
+    valid = valid && !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) &&
+            !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
     if (!valid) {
       out += fmt::format("\\x{:02x}", c);
       ++i;
       continue;
     }
-    const bool invisible = cp <= 0xa0 || cp == 0xad || (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-                           (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
-                           cp == 0x180e || cp == 0x034f || cp == 0x061c || (cp >= 0xe0000 && cp <= 0xe007f);
+    const bool invisible = cp <= 0xa0 || cp == 0xad || cp == 0x034f || cp == 0x061c || cp == 0x180e ||
+                           (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
+                           (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff ||
+                           (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
     if (invisible) out += fmt::format("\\u{{{:04X}}}", static_cast<std::uint32_t>(cp));
     else out.append(s.substr(i, len));
     i += len;

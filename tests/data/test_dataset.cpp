@@ -242,7 +242,8 @@ TEST_CASE("load_csv: lines longer than the 1 MiB read buffer and files of many p
   wide += "1\n";
   for (int i = 0; i < 4; ++i) rows += wide;
   for (int i = 0; i < 200000; ++i) rows += std::to_string(i % 7) + "," + std::to_string(i) + ",0\n";
-  CHECK_THROWS_WITH_SUBSTR(load_csv(dir.write("mixed.csv", rows)), IoError, ":5:4: expected 300001 fields as on line 1, found 3");
+  CHECK_THROWS_WITH_SUBSTR(load_csv(dir.write("mixed.csv", rows)), IoError,
+                           ":5:4: expected 300001 fields as on line 1, found 3");
   const Dataset w = load_csv(dir.write("wide.csv", wide + wide + wide));
   CHECK(w.features.shape() == Shape{3, 300000});
   CHECK(w.features.matrix()(2, 299999) == 9.0f);
