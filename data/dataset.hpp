@@ -39,6 +39,10 @@ struct CsvOptions {
   int label_column = -1;  // 0-based; negative counts from the back (-1: the last column)
   CsvHeader header = CsvHeader::Auto;
   char delimiter = ',';
+  // A nonzero feature value too small for float32 (|x| < 7e-46, such as
+  // 1e-50) is an IoError naming line, column and value; with this set it
+  // reads as 0 (signed). Subnormal floats (down to 1.4e-45) are kept.
+  bool allow_underflow = false;
 };
 
 // Loads numeric features plus an integer label column. Blank lines are
@@ -49,6 +53,8 @@ struct CsvOptions {
 // kMaxLabel. Anything malformed throws IoError with a one-line message that
 // names the file, line and column:
 //   load_csv: iris.csv:12:3: "abc" is not a number
+// A leading UTF-8 byte-order mark is skipped. The file is read in pieces:
+// the peak memory is about twice the loaded data.
 Dataset load_csv(const std::string& path, const CsvOptions& options = {});
 inline constexpr Index kMaxLabel = 99'999;
 

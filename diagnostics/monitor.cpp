@@ -40,7 +40,7 @@ FlowMonitor<T>::Watch::~Watch() {
 }
 
 template <class T>
-FlowMonitor<T>::FlowMonitor(MonitorOptions options) : options_(options) {}
+FlowMonitor<T>::FlowMonitor(MonitorOptions options) : options_(options), telemetry_(options.keep_steps) {}
 
 template <class T>
 typename FlowMonitor<T>::Watch FlowMonitor<T>::watch(std::int64_t step) {

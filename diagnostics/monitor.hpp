@@ -48,6 +48,9 @@ struct MonitorOptions {
   bool graph = true;           // the step's graph and per-node gradient norms (flow, snapshot, dot)
   bool log_all_nodes = false;  // telemetry rows for every recorded node, not only activations
   std::int64_t every = 1;      // watch(step) monitors only steps divisible by this
+  // The telemetry's memory: 0 keeps every row (24 bytes each, about 0.6 GiB
+  // per million steps of 25 rows); N keeps only the last N steps' rows.
+  std::size_t keep_steps = 0;
 };
 
 struct ActivationRecord {

@@ -20,10 +20,18 @@ std::uint32_t Telemetry::intern(Names& ids, std::vector<std::string>& names, std
 }
 
 void Telemetry::add(std::int64_t step, std::string_view layer, std::string_view metric, double value) {
+  if (keep_steps_ > 0 && (steps_.empty() || steps_.back() != step)) {
+    steps_.push_back(step);
+    if (steps_.size() > keep_steps_) {  // forget the oldest step's rows
+      const std::int64_t oldest = steps_.front();
+      steps_.pop_front();
+      while (!rows_.empty() && rows_.front().step == oldest) rows_.pop_front();
+    }
+  }
   rows_.push_back({step, intern(layer_ids_, layers_, layer), intern(metric_ids_, metrics_, metric), value});
 }
 
-void Telemetry::clear() { *this = Telemetry(); }
+void Telemetry::clear() { *this = Telemetry(keep_steps_); }
 
 Telemetry::Row Telemetry::row(std::size_t i) const {
   const Stored& r = rows_.at(i);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,8 +13,15 @@
 
 namespace ember::diag {
 
+// Rows are kept in memory, 24 bytes each (plus each distinct name once).
+// By default every row is kept; Telemetry(N) keeps only the rows of the last
+// N steps logged (a ring of steps: logging a new step beyond N drops the
+// oldest step's rows from the front; steps are expected in logging order), so memory stays bounded in a long run.
 class Telemetry {
  public:
+  explicit Telemetry(std::size_t keep_steps = 0) : keep_steps_(keep_steps) {}
+  std::size_t keep_steps() const { return keep_steps_; }  // 0: all
+
   struct Row {
     std::int64_t step;
     std::string_view layer;   // valid until the next add()
@@ -55,7 +63,9 @@ class Telemetry {
     std::uint32_t layer, metric;
     double value;
   };
-  std::vector<Stored> rows_;
+  std::deque<Stored> rows_;           // grows in blocks: no doubling copies
+  std::deque<std::int64_t> steps_;    // the distinct steps in rows_, in logging order (bounded mode)
+  std::size_t keep_steps_ = 0;
   Names layer_ids_, metric_ids_;
   std::vector<std::string> layers_, metrics_;  // id -> name
 };

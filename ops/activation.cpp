@@ -15,13 +15,7 @@ namespace ei = Eigen::internal;
 using simd::constant;
 using simd::where;
 
-// out = f(x) elementwise, in one vectorized pass.
-template <class T, class F>
-TensorT<T> map(const TensorT<T>& x, F f) {
-  auto out = TensorT<T>::empty(x.shape());
-  assign_elementwise(out.values(), x.values().unaryExpr(simd::vectorized(f)));
-  return out;
-}
+using simd::map;
 
 // a where mask, else b, but NaN where x is NaN: a piecewise gradient that
 // keeps "NaN in, NaN out".

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../engine/record.hpp"
+#include "simd.hpp"
 
 namespace ember {
 
@@ -41,6 +42,8 @@ TensorT<T> broadcast_binary(const char* op, const TensorT<T>& a, const TensorT<T
   assign_elementwise(out.values(), f(x.array(), y.array()));
   return out;
 }
+
+using simd::map;
 
 template <class T>
 Broadcast<T> input_as_output(const Backward<T>& b, int i) {
@@ -146,32 +149,28 @@ TensorT<T> operator/(ScalarOf<T> s, const TensorT<T>& a) {
 
 template <class T>
 TensorT<T> operator-(const TensorT<T>& a) {
-  auto out = TensorT<T>::empty(a.shape());
-  out.values() = -a.values();
+  auto out = map(a, [](auto v) { return simd::negate_p(v); });
   // d/da (-a) = -1
   return record(out, "neg", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad()); });
 }
 
 template <class T>
 TensorT<T> exp(const TensorT<T>& x) {
-  auto out = TensorT<T>::empty(x.shape());
-  out.values() = x.values().exp();
+  auto out = map(x, [](auto v) { return simd::exp_ieee_p(v); });
   // d/dx e^x = e^x
   return record(out, "exp", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() * g.output()); });
 }
 
 template <class T>
 TensorT<T> log(const TensorT<T>& x) {
-  auto out = TensorT<T>::empty(x.shape());
-  out.values() = x.values().log();
+  auto out = map(x, [](auto v) { return simd::log_ieee_p(v); });
   // d/dx ln x = 1/x
   return record(out, "log", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() / g.input(0)); });
 }
 
 template <class T>
 TensorT<T> sqrt(const TensorT<T>& x) {
-  auto out = TensorT<T>::empty(x.shape());
-  out.values() = x.values().sqrt();
+  auto out = map(x, [](auto v) { return simd::sqrt_p(v); });
   // d/dx sqrt(x) = 1 / (2 sqrt(x))
   return record(out, "sqrt", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() / (T(2) * g.output())); });
 }
@@ -186,12 +185,13 @@ TensorT<T> abs(const TensorT<T>& x) {
 
 template <class T>
 TensorT<T> pow(const TensorT<T>& x, ScalarOf<T> p) {
-  auto out = TensorT<T>::empty(x.shape());
-  out.values() = x.values().pow(p);
+  auto out = map(x, [p](auto v) { return simd::pow_p(v, p); });
   // d/dx x^p = p x^(p-1); exactly 0 for p = 0 (also at x = 0)
   return record(out, "pow", {x}, [p](Backward<T>& g) {
     if (p == T(0)) g.accumulate(0, g.grad() * T(0));
-    else g.accumulate(0, g.grad() * p * g.input(0).pow(p - T(1)));
+    else g.accumulate(0, g.grad() * p * g.input(0).unaryExpr(simd::vectorized([q = p - T(1)](auto v) {
+      return simd::pow_p(v, q);
+    })));
   });
 }
 

@@ -40,10 +40,12 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
     fail<ShapeError>("matmul: {} @ {}: inner dimensions {} and {} differ", sa.str(), sb.str(), x.cols, y.rows);
   auto out = TensorT<T>::empty(sa.rank() == 2 ? Shape{x.rows, y.cols} : Shape{x.batch, x.rows, y.cols});
   const Index out_stride = x.rows * y.cols;
-  for (Index i = 0; i < x.batch; ++i)
-    gemm(MatrixMap<T>(out.data() + i * out_stride, x.rows, y.cols),
-         ConstMatrixMap<T>(a.data() + i * x.stride(), x.rows, x.cols),
-         ConstMatrixMap<T>(b.data() + i * y.stride(), y.rows, y.cols), Gemm::assign);
+  // Each loop below runs batch times: skipped when its result is empty.
+  if (out_stride > 0)
+    for (Index i = 0; i < x.batch; ++i)
+      gemm(MatrixMap<T>(out.data() + i * out_stride, x.rows, y.cols),
+           ConstMatrixMap<T>(a.data() + i * x.stride(), x.rows, x.cols),
+           ConstMatrixMap<T>(b.data() + i * y.stride(), y.rows, y.cols), Gemm::assign);
   // d/dA (A B) = G B^T, d/dB (A B) = A^T G; each GEMM accumulates straight
   // into the input's gradient buffer, with no temporary.
   return record(out, "matmul", {a, b}, [](Backward<T>& g) {
@@ -52,13 +54,18 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
     const T* grad = g.grad().data();
     const T* a_data = g.input(0).data();
     const T* b_data = g.input(1).data();
-    if (g.needs(0)) {
+    if (g_stride == 0) {  // an empty product: zero gradients, without a loop over the batch
+      for (int i = 0; i < 2; ++i)
+        if (g.needs(i)) g.grad_matrix_of(i, g.input_shape(i).numel(), 1);
+      return;
+    }
+    if (g.needs(0) && x.stride() > 0) {
       T* ga = g.grad_matrix_of(0, x.batch * x.rows, x.cols).data();
       for (Index i = 0; i < x.batch; ++i)  // g:[n,m] b:[k,m] -> dA:[n,k]
         gemm(MatrixMap<T>(ga + i * x.stride(), x.rows, x.cols), ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols),
              ConstMatrixMap<T>(b_data + i * y.stride(), y.rows, y.cols).transpose(), Gemm::add);
     }
-    if (g.needs(1)) {
+    if (g.needs(1) && y.stride() > 0) {
       T* gb = g.grad_matrix_of(1, y.batch * y.rows, y.cols).data();
       for (Index i = 0; i < y.batch; ++i)  // a:[n,k] g:[n,m] -> dB:[k,m]
         gemm(MatrixMap<T>(gb + i * y.stride(), y.rows, y.cols),
@@ -80,13 +87,15 @@ TensorT<T> transpose(const TensorT<T>& x) {
   std::swap(t[r - 2], t[r - 1]);
   const Batched m(s);
   auto out = TensorT<T>::empty(t);
-  for (Index i = 0; i < m.batch; ++i)
-    MatrixMap<T>(out.data() + i * m.stride(), m.cols, m.rows) =
-        ConstMatrixMap<T>(x.data() + i * m.stride(), m.rows, m.cols).transpose();
+  if (m.stride() > 0)
+    for (Index i = 0; i < m.batch; ++i)
+      MatrixMap<T>(out.data() + i * m.stride(), m.cols, m.rows) =
+          ConstMatrixMap<T>(x.data() + i * m.stride(), m.rows, m.cols).transpose();
   // d/dX X^T = G^T, matrix by matrix
   return record(out, "transpose", {x}, [](Backward<T>& g) {
     const Batched m(g.input_shape(0));
     T* gi = g.grad_matrix_of(0, m.batch * m.rows, m.cols).data();
+    if (m.stride() == 0) return;
     const T* grad = g.grad().data();
     for (Index i = 0; i < m.batch; ++i)
       MatrixMap<T>(gi + i * m.stride(), m.rows, m.cols) +=

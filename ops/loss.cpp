@@ -1,5 +1,6 @@
 #include "loss.hpp"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,26 @@ auto exp_rows(const Eigen::ArrayBase<Derived>& m) {
   return e;
 }
 
+// a b, but 0 where a is 0 (also for an infinite b).
+template <class P>
+P times_unless_zero(const P& a, const P& b) {
+  return where(ei::pcmp_eq(a, ei::pzero(a)), ei::pzero(a), ei::pmul(a, b));
+}
+
+// softplus(z) - z y, the BCE of a logit z against target y. At z = +-inf
+// that form is inf - inf = NaN; its limit, (1 - y) z + log(1 + e^-z), is
+// (1 - y) inf at +inf and y inf at -inf, with 0 where the factor is 0. The
+// lanes at infinity are rare, so the fix-up runs only when a packet has one.
+template <class P>
+P logits_loss(const P& z, const P& y) {
+  const P loss = ei::psub(simd::softplus_p(z), ei::pmul(z, y));
+  const P infinite = ei::pcmp_eq(ei::pabs(z), constant<P>(INFINITY));
+  if (!ei::predux_any(infinite)) return loss;
+  const P limit = where(ei::pcmp_lt(ei::pzero(z), z), times_unless_zero(ei::psub(constant<P>(1), y), z),
+                        times_unless_zero(y, simd::negate_p(z)));
+  return where(infinite, limit, loss);
+}
+
 void check_classes(const char* op, const Shape& s, std::span<const Index> classes) {
   if (s.rank() != 2) fail<ShapeError>("{}: input must have shape [N, C], got {}", op, s.str());
   if (static_cast<Index>(classes.size()) != s[0])
@@ -144,7 +165,7 @@ TensorT<T> binary_cross_entropy_with_logits(const TensorT<T>& logits, const Tens
   check_same_shape("binary_cross_entropy_with_logits", logits.shape(), target.shape());
   // max(z,0) + log(1 + e^-|z|) is softplus(z)
   auto out = reduce<T>(logits.values().binaryExpr(target.values(), simd::vectorized([](auto z, auto y) {
-                         return ei::psub(simd::softplus_p(z), ei::pmul(z, y));
+                         return logits_loss(z, y);
                        })),
                        logits.shape(), reduction);
   // d/dz = sigmoid(z) - y, d/dy = -z

@@ -26,8 +26,11 @@ template <class T>
 using VectorMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 
 // out[o, i] = scale * sum_k x[o, k, i]
+// The loops below run over outer * size rows: with no output or no input
+// element, callers return first, so that an empty [2^40, 0] costs nothing.
 template <class T>
 void sum_along(const T* x, const AxisView& v, T* out, T scale) {
+  if (v.outer * v.inner == 0) return;  // no output element
   if (v.size == 0) {
     MatrixMap<T>(out, v.outer, v.inner).setConstant(T(0) * scale);  // 0 for sum, NaN for mean
   } else if (v.inner == 1) {  // the last axis: one contiguous row per output element
@@ -49,7 +52,8 @@ void sum_along(const T* x, const AxisView& v, T* out, T scale) {
 // grad_x[o, k, i] += scale * g[o, i]
 template <class T>
 void spread_along(Backward<T>& b, const AxisView& v, T scale) {
-  auto gi = b.grad_matrix_of(0, v.outer * v.size, v.inner);
+  auto gi = b.grad_matrix_of(0, v.outer * v.size, v.inner);  // zeros when new
+  if (v.outer * v.size * v.inner == 0) return;
   ConstMatrixMap<T> g(b.grad().data(), v.outer, v.inner);
   if (v.inner == 1) {
     MatrixMap<T> rows(gi.data(), v.outer, v.size);
@@ -115,6 +119,8 @@ TensorT<T> max(const TensorT<T>& x, int axis, bool keepdim) {
   const AxisView v = axis_view(shape, a);
   if (v.size == 0) fail<ShapeError>("max: cannot reduce axis {} of size 0 (shape {})", axis, shape.str());
   auto out = TensorT<T>::empty(shape.reduced(a, keepdim));
+  if (out.numel() == 0)  // then x is empty too: its gradient is an empty buffer
+    return record(out, "max", {x}, [](Backward<T>& b) { b.grad_matrix_of(0, 0, 1); });
   using MaxNaN = Eigen::internal::scalar_max_op<T, T, Eigen::PropagateNaN>;
   if (v.inner == 1) {
     ConstMatrixMap<T> in(x.data(), v.outer, v.size);

@@ -120,6 +120,12 @@ TensorT<T> concat_impl(std::span<const TensorT<T>> tensors, int axis) {
   // [outer, sum_t d_t * inner].
   const Index outer = outer_size(shape, a), inner = inner_size(shape, a);
   auto out = TensorT<T>::empty(shape);
+  // The copies loop over `outer` rows: none when the result is empty.
+  if (shape.numel() == 0)  // then every input is empty too: its gradient is an empty buffer
+    return record(out, "concat", tensors, [](Backward<T>& b) {
+      for (int t = 0; t < b.num_inputs(); ++t)
+        if (b.needs(t)) b.grad_matrix_of(t, 0, 1);
+    });
   MatrixMap<T> o(out.data(), outer, shape[a] * inner);
   Index offset = 0;
   for (const auto& x : tensors) {

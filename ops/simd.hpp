@@ -13,7 +13,12 @@
 
 #include <Eigen/Core>
 
+#include "../engine/elementwise.hpp"
+#include "../engine/tensor.hpp"
+
 #include <array>
+#include <cmath>
+#include <limits>
 
 namespace ember::simd {
 
@@ -42,6 +47,18 @@ Vectorized<F> vectorized(F f) {
   return {f};
 }
 
+// out = f(x) elementwise in one vectorized pass, `f` written with packet
+// primitives. The elements Eigen computes one at a time (a one-element
+// tensor, the tail after the last full packet) run the same packet code on a
+// broadcast value, so an element gets the same bits whatever the tensor's
+// size and its position in it.
+template <class T, class F>
+TensorT<T> map(const TensorT<T>& x, F f) {
+  auto out = TensorT<T>::empty(x.shape());
+  assign_elementwise(out.values(), x.values().unaryExpr(vectorized(f)));
+  return out;
+}
+
 // An expression over a matrix or array `x` whose row and full reductions add
 // in the same order wherever x lives: Eigen starts the packets of a reduction
 // over direct-access data at its first aligned element, so the same values
@@ -63,6 +80,83 @@ EIGEN_STRONG_INLINE P constant(double v) {
 template <class P>
 EIGEN_STRONG_INLINE P where(const P& mask, const P& a, const P& b) {
   return ei::pselect(mask, a, b);
+}
+
+// -x by flipping the sign bit: Eigen's pnegate computes 0 - x, which gives +0
+// for x = +0 where -x is -0.
+template <class P>
+EIGEN_STRONG_INLINE P negate_p(const P& x) {
+  return ei::pxor(x, constant<P>(-0.0));
+}
+
+// The IEEE square root, correctly rounded like std::sqrt. With
+// EIGEN_FAST_MATH (Eigen's default) its psqrt for AVX and AVX-512 is a
+// reciprocal estimate and a Newton step: a few ulp off, NaN at +inf, +0 at
+// -0, and 0 for subnormals. The sqrt instructions are exact at no extra cost.
+template <class P>
+EIGEN_STRONG_INLINE P sqrt_p(const P& x) {
+  return ei::psqrt(x);  // a packet type without an overload below
+}
+#ifdef EIGEN_VECTORIZE_SSE2
+EIGEN_STRONG_INLINE __m128 sqrt_p(const __m128& x) { return _mm_sqrt_ps(x); }
+EIGEN_STRONG_INLINE __m128d sqrt_p(const __m128d& x) { return _mm_sqrt_pd(x); }
+#endif
+#ifdef EIGEN_VECTORIZE_AVX
+EIGEN_STRONG_INLINE __m256 sqrt_p(const __m256& x) { return _mm256_sqrt_ps(x); }
+EIGEN_STRONG_INLINE __m256d sqrt_p(const __m256d& x) { return _mm256_sqrt_pd(x); }
+#endif
+#ifdef EIGEN_VECTORIZE_AVX512
+EIGEN_STRONG_INLINE __m512 sqrt_p(const __m512& x) { return _mm512_sqrt_ps(x); }
+EIGEN_STRONG_INLINE __m512d sqrt_p(const __m512d& x) { return _mm512_sqrt_pd(x); }
+#endif
+
+// e^x as std::exp has it at the ends of the range. Eigen 3.4's packet exp
+// overflows to inf from 88.38 in float (std::exp: from 88.72), flushes
+// results below the smallest normal number to 0 (float) or returns 5.6e-309
+// (double, even at -inf). Lanes past those points, rare, take (e^(x/2))^2:
+// x/2 is exact and in range, and the square rounds once (into the
+// subnormals, or to inf).
+template <class P>
+EIGEN_STRONG_INLINE P exp_ieee_p(const P& x) {
+  constexpr bool is_float = sizeof(Lane<P>) == 4;
+  const P outside = ei::por(ei::pcmp_lt(constant<P>(is_float ? 88.3762626647949 : 709.4), x),
+                            ei::pcmp_lt(x, constant<P>(is_float ? -87.33654475 : -708.3964185322641)));
+  const P r = ei::pexp(x);
+  if (!ei::predux_any(outside)) return r;
+  const P half = ei::pexp(ei::pmul(x, constant<P>(0.5)));
+  return where(outside, ei::pmul(half, half), r);
+}
+
+// ln x as std::log has it for subnormal x, which Eigen's packet log treats
+// as the smallest normal number: those lanes, rare, take ln(x 2^64) - 64 ln 2.
+template <class P>
+EIGEN_STRONG_INLINE P log_ieee_p(const P& x) {
+  const P subnormal = ei::pand(ei::pcmp_lt(ei::pzero(x), x),
+                               ei::pcmp_lt(x, constant<P>(std::numeric_limits<Lane<P>>::min())));
+  P r = ei::plog(x);
+  if (ei::predux_any(subnormal)) {
+    const P scaled = ei::psub(ei::plog(ei::pmul(x, constant<P>(18446744073709551616.0))),  // 2^64
+                              constant<P>(64 * 0.69314718055994530942));
+    r = where(subnormal, scaled, r);
+  }
+  return r;
+}
+
+// x^p for a fixed exponent p, with C's pow results at the special inputs
+// (C99 Annex F). Eigen 3.4's packet pow drops the sign of a negative base
+// (it gives +inf for (-inf)^3, +0 for (-0)^3): here it runs on |x|, and the
+// sign is put back for odd integer p; a finite negative base with a
+// non-integer p is NaN. x^0 is 1, also for NaN.
+template <class P>
+EIGEN_STRONG_INLINE P pow_p(const P& x, Lane<P> p) {
+  if (p == 0) return constant<P>(1);
+  const P r = ei::generic_pow(ei::pabs(x), ei::pset1<P>(p));
+  if (p == std::trunc(p)) {
+    if (std::fmod(p, Lane<P>(2)) == 0) return r;
+    return ei::pxor(r, ei::pand(x, constant<P>(-0.0)));  // odd: the sign of x
+  }
+  const P finite_negative = ei::pand(ei::pcmp_lt(x, ei::pzero(x)), ei::pcmp_lt(constant<P>(-INFINITY), x));
+  return where(finite_negative, constant<P>(NAN), r);
 }
 
 // e^x, flushed to 0 below the log of the smallest normal number. (Eigen 3.4's
@@ -123,6 +217,10 @@ EIGEN_STRONG_INLINE P softplus_p(const P& x) {
 namespace Eigen::internal {
 template <class F>
 struct functor_traits<ember::simd::Vectorized<F>> {
+  enum { Cost = 20 * NumTraits<float>::MulCost, PacketAccess = 1 };
+};
+template <class S, class F>
+struct functor_traits<ember::simd::WithPackets<S, F>> {
   enum { Cost = 20 * NumTraits<float>::MulCost, PacketAccess = 1 };
 };
 }  // namespace Eigen::internal

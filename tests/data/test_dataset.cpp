@@ -169,6 +169,91 @@ TEST_CASE("load_csv: every malformed file is an IoError naming file:line:column"
   check_csv_error("sepal,petal,label\n1,2,0\n", ":1:1: \"sepal\" is not a number");
 }
 
+TEST_CASE("load_csv: a UTF-8 byte-order mark is skipped; invisible characters in a field are shown escaped") {
+  TempDir dir;
+  const Dataset d = load_csv(dir.write("bom.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,1\n"));
+  CHECK(d.features.to_vector() == std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f});
+  CHECK(d.labels == std::vector<Index>{0, 1});
+  check_csv_error("1,\xEF\xBB\xBF" "2,0\n", ":1:2: \"\\u{FEFF}2\" is not a number");
+  check_csv_error("1,2\xC2\xA0,0\n", ":1:2: \"2\\u{00A0}\" is not a number");       // no-break space
+  check_csv_error("1,\xE2\x80\x8B" "3,0\n", ":1:2: \"\\u{200B}3\" is not a number");  // zero-width space
+  check_csv_error("1,\xFF" "3,0\n", ":1:2: \"\\xff3\" is not a number");              // not UTF-8
+  check_csv_error("1,caf\xC3\xA9,0\n", ":1:2: \"caf\xC3\xA9\" is not a number");       // UTF-8 text stays
+}
+
+TEST_CASE("quote_text: quotes, escapes invisible bytes and characters, keeps other UTF-8, cuts at the limit") {
+  CHECK(quote_text("a\"b\\c", 40) == "\"a\\\"b\\\\c\"");
+  CHECK(quote_text("\x01\x7f", 40) == "\"\\x01\\x7f\"");
+  CHECK(quote_text("\xEF\xBB\xBFx", 40) == "\"\\u{FEFF}x\"");
+  CHECK(quote_text("\xC2\x85", 40) == "\"\\u{0085}\"");                 // a C1 control
+  CHECK(quote_text("\xE2\x80\xAE", 40) == "\"\\u{202E}\"");            // right-to-left override
+  CHECK(quote_text("\xED\xA0\x80", 40) == "\"\\xed\\xa0\\x80\"");    // a UTF-16 surrogate is not UTF-8
+  CHECK(quote_text("\xC3\xA9t\xC3\xA9", 40) == "\"\xC3\xA9t\xC3\xA9\"");
+  CHECK(quote_text("abcdef", 3) == "\"abc...\"");
+  CHECK(quote_text("ab\xC3\xA9", 3) == "\"ab\\xc3...\"");  // a character cut by the limit shows as bytes
+}
+
+TEST_CASE("load_csv: a first line taken for a header says which rule made it one; nan and inf are not names") {
+  // 1,2,nan is a sample: nan is a (non-finite) number, not a class name.
+  check_csv_error("1,2,nan\n3,4,1\n", ":1:3: label \"nan\" is not a finite number");
+  check_csv_error("1,2,inf,0\n3,4,1,1\n", ":1:3: \"inf\" is not a finite number");
+  check_csv_error("2,2,a,b\n1,2,0\n3,4,2\n",
+                  ":3:3: label 2 is out of range for the 2 classes the header names (line 1 was read as the header "
+                  "n_samples,n_features,class names because its first two fields are counts and the others are not "
+                  "numbers; pass CsvOptions::header = CsvHeader::Absent to read it as a sample)");
+  check_csv_error("2,2,0,1\n1,2,0\n3,4,1\n5,6,0\n",
+                  ":1:1: header declares 2 samples, the file has 3 (line 1 was read as the header "
+                  "n_samples,n_features,class names because its first two fields are counts and line 2 has "
+                  "n_features + 1 = 3 fields; pass CsvOptions::header = CsvHeader::Absent to read it as a sample)");
+  check_csv_error("2,3,a,b\n1,2,0\n3,4,1\n",
+                  ":1:2: header declares 3 features, but line 2 has 2 (plus the label) (line 1 was read as the header");
+  // Forced, the rule is not consulted and not named.
+  CsvOptions present;
+  present.header = CsvHeader::Present;
+  check_csv_error("3,2,a,b\n1,2,0\n3,4,1\n", ":1:1: header declares 3 samples, the file has 2", present);
+  TempDir dir;
+  CsvOptions absent;
+  absent.header = CsvHeader::Absent;
+  const Dataset d = load_csv(dir.write("counts.csv", "2,2,1\n1,2,0\n3,4,1\n"), absent);
+  CHECK(d.size() == 3);
+}
+
+TEST_CASE("load_csv: a value that underflows float32 is an error naming line, column and value, unless allowed") {
+  const std::string hint = " underflows float32 to 0; set CsvOptions::allow_underflow to read it as 0";
+  check_csv_error("1e-50,2,0\n", ":1:1: \"1e-50\"" + hint);
+  check_csv_error("1,2,0\n3,-1e-400,1\n", ":2:2: \"-1e-400\"" + hint);  // below even double's range
+  check_csv_error("1,1e999,0\n", ":1:2: \"1e999\" is out of range");
+  TempDir dir;
+  CsvOptions allow;
+  allow.allow_underflow = true;
+  const Dataset d = load_csv(dir.write("tiny.csv", "1e-50,-1e-400,1e-40,0\n"), allow);
+  const std::vector<float> v = d.features.to_vector();
+  CHECK(v[0] == 0.0f);
+  CHECK(v[1] == 0.0f);
+  CHECK(std::signbit(v[1]));
+  CHECK(v[2] == 1e-40f);  // a subnormal float is kept, allowed or not
+  CHECK(load_csv(dir.write("sub.csv", "1e-40,0\n")).features.to_vector()[0] == 1e-40f);
+}
+
+TEST_CASE("load_csv: lines longer than the 1 MiB read buffer and files of many pieces load whole") {
+  TempDir dir;
+  std::string wide, rows;
+  for (int i = 0; i < 300000; ++i) wide += std::to_string(i % 10) + ",";  // 600 KB per line
+  wide += "1\n";
+  for (int i = 0; i < 4; ++i) rows += wide;
+  for (int i = 0; i < 200000; ++i) rows += std::to_string(i % 7) + "," + std::to_string(i) + ",0\n";
+  CHECK_THROWS_WITH_SUBSTR(load_csv(dir.write("mixed.csv", rows)), IoError,
+                           ":5:4: expected 300001 fields as on line 1, found 3");
+  const Dataset w = load_csv(dir.write("wide.csv", wide + wide + wide));
+  CHECK(w.features.shape() == Shape{3, 300000});
+  CHECK(w.features.matrix()(2, 299999) == 9.0f);
+  std::string many;
+  for (int i = 0; i < 200000; ++i) many += std::to_string(i) + ",1\n";
+  const Dataset m = load_csv(dir.write("many.csv", many));
+  CHECK(m.size() == 200000);
+  CHECK(m.features.matrix()(199999, 0) == 199999.0f);
+}
+
 TEST_CASE("load_csv: a missing file or a directory is an IoError naming the path") {
   TempDir dir;
   const std::string missing = (dir.path / "nope.csv").string();

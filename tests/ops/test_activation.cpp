@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../test_helpers.hpp"
+#include "any_size.hpp"
 
 using namespace ember;
 
@@ -187,6 +188,13 @@ void check_edges() {
 TEST_CASE("activation: edge values, float and double") {
   check_edges<double>();
   check_edges<float>();
+}
+
+TEST_CASE("activation: infinities and other specials give the same value at every tensor size, float and double") {
+  for (const auto& name : activation_names()) {
+    edge::check_any_size<float>(name, activation<float>(name));
+    edge::check_any_size<double>(name, activation<double>(name));
+  }
 }
 
 TEST_CASE("activation: sigmoid at +-1000 is exactly 1 and 0 with zero gradient, float and double") {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../test_helpers.hpp"
+#include "any_size.hpp"
 
 using namespace ember;
 
@@ -151,6 +152,58 @@ TEST_CASE("loss: edge values: finite in, finite out and gradient; NaN in, NaN ou
   for (float g : zt.grad().to_vector()) CHECK(std::isfinite(g));
   CHECK(std::isfinite(binary_cross_entropy_with_logits(zt, yt).item()));
   CHECK(std::isfinite(mse_loss(zt, yt).item()));
+}
+
+template <class T>
+void check_losses_at_any_size() {
+  using X = TensorT<T>;
+  const T inf = std::numeric_limits<T>::infinity();
+  // Elementwise losses (Reduction::none) in the prediction, at several targets.
+  for (const T y : {T(0), T(0.25), T(1), inf, -inf}) {
+    const std::string at = " with target " + std::to_string(y);
+    edge::check_any_size<T>("mse_loss" + at,
+                            [y](const X& x) { return mse_loss(x, X::full(x.shape(), y), Reduction::none); });
+    edge::check_any_size<T>("bce_with_logits" + at, [y](const X& x) {
+      return binary_cross_entropy_with_logits(x, X::full(x.shape(), y), Reduction::none);
+    });
+  }
+  // In the target, at several predictions (bce's input must lie in [0, 1]).
+  for (const T p : {T(0), T(0.25), T(1)}) {
+    edge::check_any_size<T>("bce in the target, p = " + std::to_string(p), [p](const X& y) {
+      return binary_cross_entropy(X::full(y.shape(), p), y, Reduction::none);
+    });
+  }
+  for (const T z : {T(0), T(3), inf, -inf}) {
+    edge::check_any_size<T>("bce_with_logits in the target, z = " + std::to_string(z), [z](const X& y) {
+      return binary_cross_entropy_with_logits(X::full(y.shape(), z), y, Reduction::none);
+    });
+  }
+}
+
+TEST_CASE("loss: infinities and other specials give the same elementwise loss at every tensor size, float and double") {
+  check_losses_at_any_size<float>();
+  check_losses_at_any_size<double>();
+}
+
+// The limits as z -> +-inf of softplus(z) - z y = (1 - y) z + log(1 + e^-z):
+// +inf for y < 1 at z = +inf, 0 at y = 1; at z = -inf, +inf for y > 0, 0 at y = 0.
+TEST_CASE("loss: bce_with_logits at infinite logits is the limit, not NaN, float and double") {
+  const double inf = kInf;
+  auto loss = [](auto z, auto y) {
+    using T = decltype(z);
+    return binary_cross_entropy_with_logits(TensorT<T>::from({z}), TensorT<T>::from({y}), Reduction::none).item();
+  };
+  CHECK(loss(inf, 0.0) == inf);
+  CHECK(loss(inf, 0.5) == inf);
+  CHECK(loss(inf, 1.0) == 0.0);
+  CHECK(loss(-inf, 0.0) == 0.0);
+  CHECK(loss(-inf, 0.5) == inf);
+  CHECK(loss(-inf, 1.0) == inf);
+  CHECK(loss(static_cast<float>(inf), 0.0f) == static_cast<float>(inf));
+  CHECK(loss(static_cast<float>(inf), 1.0f) == 0.0f);
+  CHECK(loss(-static_cast<float>(inf), 0.0f) == 0.0f);
+  CHECK(std::isnan(loss(inf, kNaN)));
+  CHECK(std::isnan(loss(kNaN, 0.0)));
 }
 
 TEST_CASE("loss: bce at probabilities of exactly 0 and 1 gives finite loss and gradient (log clamped at -100)") {

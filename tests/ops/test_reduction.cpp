@@ -214,3 +214,55 @@ TEST_CASE("reductions: float32 forward smoke check and backward") {
   sum(max(x, 1)).backward();
   CHECK(x.grad().to_vector() == std::vector<float>{0, 0, 1, 0, 1, 0});
 }
+
+// Each of these would loop 2^40 times if it walked the empty dimensions
+// (minutes to hours): a hang fails by CTest's timeout.
+TEST_CASE("reductions: a legal empty [2^40, 0] tensor reduces in O(output) time, forward and backward") {
+  const Index huge = Index(1) << 40;
+  auto x = Tensor::zeros({huge, 0}).requires_grad_();
+  for (const bool keepdim : {false, true}) {
+    INFO("keepdim ", keepdim);
+    auto s = sum(x, 0, keepdim), m = mean(x, 0, keepdim), top = max(x, 0, keepdim);
+    const Shape expected = keepdim ? Shape{1, 0} : Shape{0};
+    CHECK(s.shape() == expected);
+    CHECK(m.shape() == expected);
+    CHECK(top.shape() == expected);
+    (sum(s) + sum(m) + sum(top)).backward();
+    CHECK(x.grad().shape() == Shape{huge, 0});
+  }
+  // All elements: 0 for the sum (the identity), NaN for the mean (0/0).
+  CHECK(sum(x).item() == 0.0f);
+  CHECK(std::isnan(mean(x).item()));
+  // Reducing an empty axis of [2^40, 0, 0]: the result [2^40, 0] is empty.
+  auto y = Tensor::zeros({huge, 0, 0}).requires_grad_();
+  CHECK(sum(y, 1).shape() == Shape{huge, 0});
+  CHECK(mean(y, 2).shape() == Shape{huge, 0});
+  sum(sum(y, 1)).backward();
+  CHECK(y.grad().shape() == Shape{huge, 0, 0});
+}
+
+TEST_CASE("empty tensors: concat, matmul, transpose and softmax of [2^40, 0] pieces cost O(output) time") {
+  const Index huge = Index(1) << 40;
+  auto a = Tensor::zeros({huge, 0}).requires_grad_();
+  auto c = concat({a, a}, 1);
+  CHECK(c.shape() == Shape{huge, 0});
+  auto b = Tensor::zeros({huge, 0, 3}).requires_grad_();
+  auto w = Tensor::ones({huge, 3, 0}).requires_grad_();
+  auto p = matmul(b, w);  // [2^40, 0, 3] @ [2^40, 3, 0] -> [2^40, 0, 0]
+  CHECK(p.shape() == Shape{huge, 0, 0});
+  auto t = transpose(b);
+  CHECK(t.shape() == Shape{huge, 3, 0});
+  auto s = softmax(b, 1);
+  CHECK(s.shape() == Shape{huge, 0, 3});
+  (sum(c) + sum(p) + sum(t) + sum(s)).backward();
+  CHECK(a.grad().shape() == Shape{huge, 0});
+  CHECK(b.grad().shape() == Shape{huge, 0, 3});
+  CHECK(w.grad().shape() == Shape{huge, 3, 0});
+  // A non-empty product of empty inner dimensions is zeros, and so are the
+  // gradients of a product that is empty.
+  auto q = matmul(Tensor::ones({2, 0}), Tensor::ones({0, 3}));
+  CHECK(q.to_vector() == std::vector<float>(6, 0.0f));
+  auto u = Tensor::ones({2, 3, 4}).requires_grad_();
+  sum(matmul(u, Tensor::ones({2, 4, 0}))).backward();
+  CHECK(u.grad().to_vector() == std::vector<float>(24, 0.0f));
+}
