@@ -150,6 +150,15 @@ EIGEN_STRONG_INLINE P log_ieee_p(const P& x) {
 template <class P>
 EIGEN_STRONG_INLINE P pow_p(const P& x, Lane<P> p) {
   if (p == 0) return constant<P>(1);
+  // Small integer powers by multiplication: exact where the result is
+  // representable (pow(-2, 3) is -8), and all signs and specials come out
+  // right by themselves.
+  if (p == std::trunc(p) && std::abs(p) <= 4) {
+    const P x2 = ei::pmul(x, x);
+    const int n = static_cast<int>(std::abs(p));
+    const P r = n == 1 ? x : n == 2 ? x2 : n == 3 ? ei::pmul(x2, x) : ei::pmul(x2, x2);
+    return p > 0 ? r : ei::pdiv(constant<P>(1), r);
+  }
   const P r = ei::generic_pow(ei::pabs(x), ei::pset1<P>(p));
   if (p == std::trunc(p)) {
     if (std::fmod(p, Lane<P>(2)) == 0) return r;
@@ -217,10 +226,6 @@ EIGEN_STRONG_INLINE P softplus_p(const P& x) {
 namespace Eigen::internal {
 template <class F>
 struct functor_traits<ember::simd::Vectorized<F>> {
-  enum { Cost = 20 * NumTraits<float>::MulCost, PacketAccess = 1 };
-};
-template <class S, class F>
-struct functor_traits<ember::simd::WithPackets<S, F>> {
   enum { Cost = 20 * NumTraits<float>::MulCost, PacketAccess = 1 };
 };
 }  // namespace Eigen::internal
