@@ -5,7 +5,12 @@ include(CMakePackageConfigHelpers)
 install(TARGETS ember EXPORT emberTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-foreach(dir ember engine ops nn data io diagnostics)
+if(EMBER_HAVE_DIST)
+  install(TARGETS ember_dist EXPORT emberTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
+foreach(dir ember engine ops nn data io diagnostics dist)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${dir})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ember
       FILES_MATCHING PATTERN "*.hpp")

@@ -122,10 +122,12 @@ Tensor Standardizer::fit_transform(const Tensor& features) {
 
 // --- BatchIterator ----------------------------------------------------------
 
-BatchIterator::BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle)
-    : dataset_(std::move(dataset)), batch_size_(batch_size), generator_(&generator), shuffle_(shuffle) {
+BatchIterator::BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle, Shard shard)
+    : dataset_(std::move(dataset)), batch_size_(batch_size), generator_(&generator), shuffle_(shuffle), shard_(shard) {
   check_dataset(dataset_, "BatchIterator");
   if (batch_size <= 0) fail<ValueError>("BatchIterator: batch_size must be positive, got {}", batch_size);
+  if (shard.size < 1 || shard.rank < 0 || shard.rank >= shard.size)
+    fail<ValueError>("BatchIterator: shard rank {} of size {} is not a rank in 0..size-1", shard.rank, shard.size);
 }
 
 bool BatchIterator::next(Batch& batch) {
@@ -143,9 +145,11 @@ bool BatchIterator::next(Batch& batch) {
     in_epoch_ = false;
     return false;
   }
-  const Index count = std::min(batch_size_, dataset_.size() - position_);
-  const std::span<const Index> indices(order_.data() + position_, static_cast<std::size_t>(count));
-  position_ += count;
+  // This rank's share of the global batch (all of it without sharding).
+  const Index global = std::min(batch_size_ * shard_.size, dataset_.size() - position_);
+  const Index begin = global * shard_.rank / shard_.size, end = global * (shard_.rank + 1) / shard_.size;
+  const std::span<const Index> indices(order_.data() + position_ + begin, static_cast<std::size_t>(end - begin));
+  position_ += global;
   batch.features = gather_rows(dataset_.features, indices);
   batch.indices.assign(indices.begin(), indices.end());
   batch.labels.resize(indices.size());

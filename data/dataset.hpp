@@ -111,22 +111,40 @@ struct Batch {
 // visits every sample exactly once; the last batch may be smaller. The
 // iterator keeps a handle on the dataset's values and a reference to the
 // generator, which must outlive it.
+//
+// Data-parallel training: with `shard` = {rank, size} every rank draws the
+// same order (give each rank a generator with the same seed), epochs advance
+// in global batches of size * batch_size, and each rank takes its own
+// consecutive share of each global batch: rank r gets elements
+// [r m / size, (r + 1) m / size) of a global batch of m samples. The shards
+// are disjoint and cover every sample, and the ranks' batches together are
+// exactly the batches of an unsharded iterator with batch size
+// size * batch_size (only the epoch's last global batch can split unevenly).
+struct Shard {
+  int rank = 0;
+  int size = 1;
+};
+
 class BatchIterator {
  public:
-  BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle = true);
+  BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle = true, Shard shard = {});
 
   // Fills `batch` with the next batch of the epoch and returns true; at the
   // end of the epoch returns false, and the call after that starts a new one.
   bool next(Batch& batch);
 
   Index batch_size() const { return batch_size_; }
-  Index num_batches() const { return (dataset_.size() + batch_size_ - 1) / batch_size_; }  // per epoch
+  Index num_batches() const {  // per epoch
+    const Index global = batch_size_ * shard_.size;
+    return (dataset_.size() + global - 1) / global;
+  }
 
  private:
   Dataset dataset_;
   Index batch_size_;
   Generator* generator_;
   bool shuffle_;
+  Shard shard_;
   std::vector<Index> order_;
   Index position_ = 0;
   bool in_epoch_ = false;

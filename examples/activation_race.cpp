@@ -12,6 +12,7 @@
 // sample, per layer, over training.
 #include "common.hpp"
 #include "mlp.hpp"
+#include "sweep.hpp"
 
 #include <data/dataset.hpp>
 #include <data/metrics.hpp>
@@ -22,6 +23,8 @@
 #include <cmath>
 #include <limits>
 #include <map>
+
+#include <fmt/ranges.h>
 
 using namespace ember;
 using namespace ember::examples;
@@ -79,7 +82,7 @@ struct RaceResult {
 };
 
 RaceResult race(const std::string& act, std::uint64_t seed, const Data& data, const Config& config,
-                CsvWriter* curves) {
+                std::string* curves) {
   Generator init_gen(seed + 1), batch_gen(seed + 2);
   Mlp model = make_model(act, data, config, init_gen);
   SGDT<float> sgd(model.parameters(), {.lr = config.lr, .momentum = config.momentum});
@@ -95,7 +98,7 @@ RaceResult race(const std::string& act, std::uint64_t seed, const Data& data, co
       NoGradGuard no_grad;
       double loss = cross_entropy(model.forward(data.train.features), data.train.labels).item();
       double acc = accuracy(model.forward(data.test.features), data.test.labels);
-      if (curves) curves->row(act, step, train_seconds, loss, acc);
+      if (curves) *curves += CsvWriter::line(act, step, train_seconds, loss, acc) + "\n";
       if (r.steps_to_90 < 0 && acc >= 0.90) r.steps_to_90 = step, r.seconds_to_90 = train_seconds;
       if (r.steps_to_95 < 0 && acc >= 0.95) r.steps_to_95 = step, r.seconds_to_95 = train_seconds;
       r.final_accuracy = acc;
@@ -122,7 +125,7 @@ struct DeadResult {
 // <= 0 on every training sample (for relu the same thing; a leaky_relu unit
 // there still passes 1% of its gradient and can come back).
 DeadResult dead_units(const std::string& act, double lr, std::uint64_t seed, const Data& data, const Config& config,
-                      CsvWriter& csv) {
+                      std::string& rows) {
   Generator init_gen(seed + 1), batch_gen(seed + 2);
   Mlp model = make_model(act, data, config, init_gen);
   SGDT<float> sgd(model.parameters(), {.lr = lr, .momentum = config.momentum});
@@ -141,7 +144,8 @@ DeadResult dead_units(const std::string& act, double lr, std::uint64_t seed, con
         auto h = hidden[l].post.matrix().array();
         const Index d = (h == 0.0f).colwise().all().count();
         const Index n = (y <= 0.0f).colwise().all().count();
-        csv.row(act, lr, seed, step, l + 1, double(d) / double(h.cols()), double(n) / double(y.cols()));
+        rows += CsvWriter::line(act, lr, seed, step, l + 1, double(d) / double(h.cols()), double(n) / double(y.cols())) +
+                "\n";
         dead += d;
         negative += n;
         units += h.cols();
@@ -160,6 +164,30 @@ DeadResult dead_units(const std::string& act, double lr, std::uint64_t seed, con
     sgd.step();
   }
   return result;
+}
+
+// A sweep point's result travels as text (sweep.hpp): its CSV rows, and
+// for a race point first its race.csv row, which holds the whole RaceResult.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t eol = text.find('\n', pos);
+    lines.push_back(text.substr(pos, eol - pos));
+    pos = eol == std::string::npos ? text.size() : eol + 1;
+  }
+  return lines;
+}
+std::vector<double> numbers_of(const std::string& line, std::size_t skip) {  // empty cell -> NaN
+  std::vector<double> v;
+  std::size_t pos = 0, field = 0;
+  for (;;) {
+    const std::size_t comma = line.find(',', pos);
+    const std::string cell = line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (field++ >= skip) v.push_back(cell.empty() ? NAN : std::stod(cell));
+    if (comma == std::string::npos) return v;
+    pos = comma + 1;
+  }
 }
 
 double median(std::vector<double> v) {
@@ -231,6 +259,7 @@ unset multiplot
 }  // namespace
 
 int main(int argc, char** argv) {
+  SweepEnvironment mpi(argc, argv);  // mpirun -np N activation_race: the grid points are split over the ranks
   CLI::App app{"Does ReLU train faster (Q4)? Dead ReLUs (Q5). Six activations race on the digits data"};
   Options options;
   Config config;
@@ -253,34 +282,67 @@ int main(int argc, char** argv) {
     std::string arch = fmt::format("{}", data.train.num_features());
     for (Index h : config.hidden) arch += fmt::format(" -> {}", h);
     arch += fmt::format(" -> {}", data.train.num_classes());
-    fmt::print("digits: {} train / {} test images, standardized on the train split; MLP {}, cross-entropy, SGD lr {} "
+    if (is_root())
+      fmt::print("digits: {} train / {} test images, standardized on the train split; MLP {}, cross-entropy, SGD lr {} "
                "momentum {}, batch {}, {} epochs, {} seed(s) from {}\n",
                data.train.size(), data.test.size(), arch, config.lr, config.momentum, config.batch_size,
                config.epochs, config.seeds, options.seed);
 
+    // The grid: activation x seed, one point each, split over MPI ranks when
+    // launched by mpirun and resumable (sweep.hpp); rank 0 writes the CSVs
+    // in grid order.
+    const std::string config_text =
+        fmt::format("activation_race seed={} quick={} data={} lr={} high_lr={} epochs={} seeds={} dead_epochs={} "
+                    "batch={} momentum={} hidden={} acts={}",
+                    options.seed, options.quick, options.data.string(), config.lr, config.high_lr, config.epochs,
+                    config.seeds, config.dead_epochs, config.batch_size, config.momentum, fmt::join(config.hidden, "x"),
+                    fmt::join(config.activations, ","));
+    const std::size_t n_race = config.activations.size() * std::size_t(config.seeds);
+    const std::vector<std::string> race_points = run_sweep("race", n_race, config_text, options.out, [&](std::size_t p) {
+      const std::string& act = config.activations[p / std::size_t(config.seeds)];
+      const int s = int(p % std::size_t(config.seeds));
+      const std::uint64_t seed = options.seed + 100 * std::uint64_t(s);
+      std::string curves;
+      RaceResult r = race(act, seed, data, config, s == 0 ? &curves : nullptr);
+      return CsvWriter::line(act, seed, r.steps_to_90 < 0 ? NAN : double(r.steps_to_90), r.seconds_to_90,
+                             r.steps_to_95 < 0 ? NAN : double(r.steps_to_95), r.seconds_to_95, r.final_accuracy,
+                             1e3 * r.seconds_per_step) +
+             "\n" + curves;
+    });
+    const std::vector<std::pair<std::string, double>> dead_grid = {
+        {"relu", config.lr}, {"relu", config.high_lr}, {"leaky_relu", config.lr}, {"leaky_relu", config.high_lr}};
+    const std::vector<std::string> dead_points =
+        run_sweep("dead_units", dead_grid.size() * std::size_t(config.seeds), config_text, options.out, [&](std::size_t p) {
+          const auto& [act, lr] = dead_grid[p / std::size_t(config.seeds)];
+          const std::uint64_t seed = options.seed + 100 * std::uint64_t(p % std::size_t(config.seeds));
+          std::string rows;
+          const DeadResult r = dead_units(act, lr, seed, data, config, rows);
+          return CsvWriter::line(r.final_dead, r.peak_dead, r.final_negative, r.final_accuracy, r.diverged) + "\n" +
+                 rows;
+        });
+    if (!is_root()) return 0;  // rank 0 reports
+
     heading("The race: steps and seconds to 90% and 95% test accuracy");
-    std::map<std::string, RaceResult> first;
     std::map<std::string, std::vector<double>> s90, s95, t90, t95, final_acc, per_step;
     {
       CsvWriter race_csv(options.out / "race.csv", {"activation", "seed", "steps_to_90", "seconds_to_90", "steps_to_95",
                                                     "seconds_to_95", "final_test_accuracy", "ms_per_step"});
       CsvWriter curves(options.out / "race_curves.csv", {"activation", "step", "seconds", "train_loss", "test_accuracy"});
-      for (const auto& act : config.activations)
-        for (int s = 0; s < config.seeds; ++s) {
-          const std::uint64_t seed = options.seed + 100 * std::uint64_t(s);
-          RaceResult r = race(act, seed, data, config, s == 0 ? &curves : nullptr);
-          auto missing = [](int v) { return v < 0 ? std::numeric_limits<double>::infinity() : double(v); };
-          race_csv.row(act, seed, r.steps_to_90 < 0 ? NAN : double(r.steps_to_90), r.seconds_to_90,
-                       r.steps_to_95 < 0 ? NAN : double(r.steps_to_95), r.seconds_to_95, r.final_accuracy,
-                       1e3 * r.seconds_per_step);
-          s90[act].push_back(missing(r.steps_to_90));
-          s95[act].push_back(missing(r.steps_to_95));
-          t90[act].push_back(std::isnan(r.seconds_to_90) ? INFINITY : r.seconds_to_90);
-          t95[act].push_back(std::isnan(r.seconds_to_95) ? INFINITY : r.seconds_to_95);
-          final_acc[act].push_back(r.final_accuracy);
-          per_step[act].push_back(1e3 * r.seconds_per_step);
-          if (s == 0) first[act] = r;
-        }
+      for (std::size_t p = 0; p < n_race; ++p) {
+        const std::string& act = config.activations[p / std::size_t(config.seeds)];
+        const std::vector<std::string> lines = lines_of(race_points[p]);
+        race_csv.write_line(lines.at(0));
+        for (std::size_t k = 1; k < lines.size(); ++k) curves.write_line(lines[k]);
+        // steps_to_90, seconds_to_90, steps_to_95, seconds_to_95, final_test_accuracy, ms_per_step
+        const std::vector<double> v = numbers_of(lines[0], 2);
+        auto never = [](double x) { return std::isnan(x) ? std::numeric_limits<double>::infinity() : x; };
+        s90[act].push_back(never(v[0]));
+        t90[act].push_back(never(v[1]));
+        s95[act].push_back(never(v[2]));
+        t95[act].push_back(never(v[3]));
+        final_acc[act].push_back(v[4]);
+        per_step[act].push_back(v[5]);
+      }
     }
     auto ms = [](double seconds) { return std::isinf(seconds) ? std::string("never") : fixed(1e3 * seconds, 1); };
     Table race_table({"activation", "steps to 90%", "CPU ms", "steps to 95%", "CPU ms", "final test acc",
@@ -298,21 +360,24 @@ int main(int argc, char** argv) {
     {
       CsvWriter csv(options.out / "dead_units.csv", {"activation", "lr", "seed", "step", "layer", "dead_fraction",
                                                      "negative_fraction"});
-      for (std::string act : {"relu", "leaky_relu"})
-        for (double lr : {config.lr, config.high_lr}) {
-          std::vector<DeadResult> runs;
-          for (int s = 0; s < config.seeds; ++s)
-            runs.push_back(dead_units(act, lr, options.seed + 100 * std::uint64_t(s), data, config, csv));
-          auto med = [&](double DeadResult::*field) {
-            std::vector<double> v;
-            for (const auto& r : runs) v.push_back(r.*field);
-            return median(v);
-          };
-          int diverged = 0;
-          for (const auto& r : runs) diverged += r.diverged;
-          dead[{act, lr}] = {med(&DeadResult::final_dead), med(&DeadResult::peak_dead), med(&DeadResult::final_negative),
-                             med(&DeadResult::final_accuracy), diverged};
+      for (std::size_t g = 0; g < dead_grid.size(); ++g) {
+        std::vector<DeadResult> runs;
+        for (int s = 0; s < config.seeds; ++s) {
+          const std::vector<std::string> lines = lines_of(dead_points[g * std::size_t(config.seeds) + std::size_t(s)]);
+          const std::vector<double> v = numbers_of(lines.at(0), 0);
+          runs.push_back({v[0], v[1], v[2], v[3], int(v[4])});
+          for (std::size_t k = 1; k < lines.size(); ++k) csv.write_line(lines[k]);
         }
+        auto med = [&](double DeadResult::*field) {
+          std::vector<double> v;
+          for (const auto& r : runs) v.push_back(r.*field);
+          return median(v);
+        };
+        int diverged = 0;
+        for (const auto& r : runs) diverged += r.diverged;
+        dead[dead_grid[g]] = {med(&DeadResult::final_dead), med(&DeadResult::peak_dead),
+                              med(&DeadResult::final_negative), med(&DeadResult::final_accuracy), diverged};
+      }
     }
     Table dead_table({"activation", "lr", "dead at end", "peak dead", "negative at end", "final test acc"});
     for (const auto& [key, r] : dead)
@@ -397,8 +462,7 @@ int main(int argc, char** argv) {
       return check.exit_code();
     }
   } catch (const std::exception& e) {
-    fmt::print(stderr, "activation_race: {}\n", e.what());
-    return 1;
+    return fail("activation_race", e);
   }
   return 0;
 }

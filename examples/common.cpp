@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -76,6 +77,12 @@ CsvWriter::CsvWriter(const fs::path& path, std::vector<std::string> header)
 std::string CsvWriter::cell(double v) {
   if (std::isnan(v)) return "";
   return fmt::format("{}", v);  // shortest text that reads back as the same double
+}
+
+void CsvWriter::write_line(const std::string& text) {
+  const std::size_t cells = static_cast<std::size_t>(std::count(text.begin(), text.end(), ',')) + 1;
+  if (cells != columns_) bad_row(cells);
+  file_ << text << '\n';
 }
 
 void CsvWriter::close() {

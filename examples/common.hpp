@@ -55,11 +55,18 @@ class CsvWriter {
   template <class... Cells>
   void row(const Cells&... cells) {
     if (sizeof...(Cells) != columns_) bad_row(sizeof...(Cells));
-    std::string line;
-    bool first = true;
-    ((line += (first ? "" : ","), line += cell(cells), first = false), ...);
-    file_ << line << '\n';
+    file_ << line(cells...) << '\n';
   }
+  // One row as text (what row() writes), to build rows elsewhere (a sweep
+  // point on another rank) and write them later with write_line().
+  template <class... Cells>
+  static std::string line(const Cells&... cells) {
+    std::string text;
+    bool first = true;
+    ((text += (first ? "" : ","), text += cell(cells), first = false), ...);
+    return text;
+  }
+  void write_line(const std::string& text);  // checks the number of cells
   const fs::path& path() const { return path_; }
   // Flushes and closes the file (before a plot or a check reads it); the
   // destructor does the same.

@@ -11,7 +11,7 @@ shift || true
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 
-packages=(build-essential cmake ccache libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy)
+packages=(build-essential cmake ccache libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
