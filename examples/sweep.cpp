@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -133,11 +134,14 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
   std::vector<std::pair<std::size_t, std::string>> mine;
   for (std::size_t k = static_cast<std::size_t>(rank); k < todo.size(); k += static_cast<std::size_t>(size)) {
     const std::size_t i = todo[k];
+    const auto start = std::chrono::steady_clock::now();
     std::string result = run_point(i);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     write_atomically(dir / fmt::format("{}-{}.txt", i, key), result);
     mine.emplace_back(i, std::move(result));
-    std::fprintf(stderr, "sweep %s: point %zu done (rank %d of %d: %zu of its %zu)\n", name.c_str(), i, rank, size,
-                 mine.size(), (todo.size() + static_cast<std::size_t>(size - 1 - rank)) / static_cast<std::size_t>(size));
+    std::fprintf(stderr, "sweep %s: point %zu done in %.2f s (rank %d of %d: %zu of its %zu)\n", name.c_str(), i,
+                 seconds, rank, size, mine.size(),
+                 (todo.size() + static_cast<std::size_t>(size - 1 - rank)) / static_cast<std::size_t>(size));
   }
 
   std::vector<std::string> packed{pack(mine)};
