@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <utility>
 
 namespace ember::dist {
 
@@ -118,41 +119,50 @@ void broadcast_parameters(const std::vector<std::pair<std::string, TensorT<T>>>&
 
 // --- GradientAllreduce ---------------------------------------------------------
 
+// Bucket layout: each parameter's gradient, then one element per parameter
+// saying whether this rank had a gradient for it (summed by the allreduce,
+// so finish() can leave a parameter no rank touched without a gradient, as
+// a single process would).
 template <class T>
 struct GradientAllreduce<T>::State {
   struct Param {
+    std::string name;
     std::weak_ptr<Node<T>> node;
-    std::size_t bucket = 0, offset = 0, count = 0;
+    std::size_t bucket = 0, offset = 0, count = 0, flag = 0;
     bool seen = false;  // its hook fired in this backward
   };
   struct Bucket {
     std::vector<T> values;
     std::size_t expected = 0, arrived = 0;
-    bool started = false;
     MPI_Request request = MPI_REQUEST_NULL;
   };
   std::vector<Param> params;
   std::vector<Bucket> buckets;
   std::size_t next_to_start = 0;  // buckets start in index order on every rank
+  MPI_Comm comm = MPI_COMM_NULL;  // our own: user collectives in between cannot interleave with ours
   bool alive = true;
   double wait_seconds = 0;
 
   void start_ready() {
-    while (next_to_start < buckets.size() && buckets[next_to_start].arrived == buckets[next_to_start].expected)
-      start(buckets[next_to_start++]);
-  }
-  void start(Bucket& b) {
-    b.started = true;
-    if (size() > 1)
-      MPI_Iallreduce(MPI_IN_PLACE, b.values.data(), static_cast<int>(b.values.size()), mpi_type<T>(), MPI_SUM,
-                     MPI_COMM_WORLD, &b.request);
+    while (next_to_start < buckets.size() && buckets[next_to_start].arrived == buckets[next_to_start].expected) {
+      Bucket& b = buckets[next_to_start++];
+      if (comm != MPI_COMM_NULL)
+        MPI_Iallreduce(MPI_IN_PLACE, b.values.data(), static_cast<int>(b.values.size()), mpi_type<T>(), MPI_SUM, comm,
+                       &b.request);
+    }
   }
   void arrive(std::size_t i, const TensorT<T>& g) {
     Param& p = params[i];
+    if (p.seen)
+      fail<GraphError>("GradientAllreduce: parameter '{}' received a second gradient before finish(); call finish() "
+                       "after every backward (accumulating several backward passes per step is not supported)",
+                       p.name);
     Bucket& b = buckets[p.bucket];
-    std::copy(g.data(), g.data() + p.count, b.values.begin() + static_cast<std::ptrdiff_t>(p.offset));
-    if (!p.seen) ++b.arrived;
+    const auto at = b.values.begin() + static_cast<std::ptrdiff_t>(p.offset);
+    std::copy(std::as_const(g).data(), std::as_const(g).data() + p.count, at);
+    b.values[p.flag] = T(1);
     p.seen = true;
+    ++b.arrived;
     start_ready();
     // Let MPI progress the allreduces already under way.
     for (std::size_t k = 0; k < next_to_start; ++k) {
@@ -160,31 +170,53 @@ struct GradientAllreduce<T>::State {
       if (buckets[k].request != MPI_REQUEST_NULL) MPI_Test(&buckets[k].request, &done, MPI_STATUS_IGNORE);
     }
   }
+  void wait_all() {
+    for (auto& b : buckets)
+      if (b.request != MPI_REQUEST_NULL) MPI_Wait(&b.request, MPI_STATUS_IGNORE);
+  }
 };
 
 template <class T>
-GradientAllreduce<T>::GradientAllreduce(const std::vector<std::pair<std::string, TensorT<T>>>& params, std::size_t bucket_bytes)
+GradientAllreduce<T>::GradientAllreduce(const std::vector<std::pair<std::string, TensorT<T>>>& params,
+                                        std::size_t bucket_bytes)
     : state_(std::make_shared<State>()) {
+  for (const auto& [name, t] : params)  // check all before registering any hook
+    if (!t.defined() || !t.requires_grad())
+      fail<ValueError>("GradientAllreduce: parameter '{}' does not require grad", name);
   // Backward completes the last layers first: buckets hold the parameters in
   // reverse order, so the first bucket fills (and starts) earliest.
   const std::size_t per_bucket = std::max<std::size_t>(1, bucket_bytes / sizeof(T));
   state_->params.resize(params.size());
+  std::vector<std::size_t> flags_of_bucket;
   for (std::size_t k = params.size(); k-- > 0;) {
     const TensorT<T>& t = params[k].second;
-    if (state_->buckets.empty() || state_->buckets.back().values.size() + t.numel() > per_bucket)
+    const std::size_t n = static_cast<std::size_t>(t.numel());
+    if (state_->buckets.empty() || state_->buckets.back().values.size() + n > per_bucket)
       state_->buckets.emplace_back();
     auto& b = state_->buckets.back();
     auto& p = state_->params[k];
+    p.name = params[k].first;
     p.node = t.node_ptr();
     p.bucket = state_->buckets.size() - 1;
     p.offset = b.values.size();
-    p.count = static_cast<std::size_t>(t.numel());
-    b.values.resize(b.values.size() + p.count);
+    p.count = n;
+    b.values.resize(b.values.size() + n);
     ++b.expected;
   }
+  for (auto& p : state_->params) {  // the flags after each bucket's gradients
+    auto& b = state_->buckets[p.bucket];
+    p.flag = b.values.size();
+    b.values.push_back(T(0));
+  }
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin && size() > 1) MPI_Comm_dup(MPI_COMM_WORLD, &state_->comm);
   for (std::size_t k = 0; k < params.size(); ++k) {
     TensorT<T> t = params[k].second;
-    // The hook holds the state, not the parameter: no reference cycle.
+    // The hook holds the state, not the parameter: no reference cycle. It
+    // stays registered (ember has no hook removal) and does nothing once this
+    // object is gone.
     t.register_hook([state = state_, k](const TensorT<T>& g) -> TensorT<T> {
       if (state->alive) state->arrive(k, g);
       return {};
@@ -194,38 +226,43 @@ GradientAllreduce<T>::GradientAllreduce(const std::vector<std::pair<std::string,
 
 template <class T>
 GradientAllreduce<T>::~GradientAllreduce() {
-  state_->alive = false;
+  State& s = *state_;
+  s.alive = false;
+  int fin = 0;
+  MPI_Finalized(&fin);
+  if (!fin) {
+    s.wait_all();
+    if (s.comm != MPI_COMM_NULL) MPI_Comm_free(&s.comm);
+  }
 }
 
 template <class T>
 void GradientAllreduce<T>::finish() {
   State& s = *state_;
   for (auto& p : s.params)
-    if (!p.seen) {  // no gradient on this rank: zeros
+    if (!p.seen) {  // no gradient on this rank: zeros, flag 0
       auto& b = s.buckets[p.bucket];
       std::fill_n(b.values.begin() + static_cast<std::ptrdiff_t>(p.offset), p.count, T(0));
+      b.values[p.flag] = T(0);
       ++b.arrived;
       p.seen = true;
     }
   s.start_ready();
   const auto t0 = std::chrono::steady_clock::now();
-  for (auto& b : s.buckets)
-    if (b.request != MPI_REQUEST_NULL) MPI_Wait(&b.request, MPI_STATUS_IGNORE);
+  s.wait_all();
   s.wait_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const T scale = T(1) / static_cast<T>(size());
   for (auto& p : s.params) {
+    const std::vector<T>& values = s.buckets[p.bucket].values;
     std::shared_ptr<Node<T>> node = p.node.lock();
-    if (node) {
+    if (node && values[p.flag] != T(0)) {  // some rank had a gradient
       if (node->grad.empty()) node->grad = Buffer<T>(static_cast<Index>(p.count));
-      const T* src = s.buckets[p.bucket].values.data() + p.offset;
+      const T* src = values.data() + p.offset;
       for (std::size_t i = 0; i < p.count; ++i) node->grad.data()[i] = src[i] * scale;
     }
     p.seen = false;
   }
-  for (auto& b : s.buckets) {
-    b.arrived = 0;
-    b.started = false;
-  }
+  for (auto& b : s.buckets) b.arrived = 0;
   s.next_to_start = 0;
 }
 

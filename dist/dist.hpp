@@ -70,8 +70,13 @@ void broadcast_parameters(const std::vector<std::pair<std::string, TensorT<T>>>&
 // overlaps the rest of backward. finish(), after backward, starts what is
 // left, waits, and sets each parameter's gradient to the average over ranks
 // of this backward's gradient (call zero_grad() before backward, as usual).
-// A parameter that got no gradient on some rank counts as zeros there.
-// Every rank must run the same model (the same parameters in the same order).
+// A parameter that got no gradient on some rank counts as zeros there; one
+// that got none on any rank keeps no gradient. One backward per finish(): a
+// second gradient for a parameter before finish() is a GraphError. The
+// allreduces run on a communicator of their own, so other collectives may
+// come in between. Every rank must run the same model (the same parameters
+// in the same order). The hooks stay registered after this object is gone,
+// doing nothing.
 template <class T>
 class GradientAllreduce {
  public:

@@ -64,8 +64,9 @@ bool claim(Node<T>& node, std::uint64_t mark) {
   for (;;) {
     if (seen == mark) return false;
     if (mark_is_active(seen))
-      fail<GraphError>("backward: another backward pass is running through '{}' (a tensor of shape {}) on another "
-                       "thread; passes over graphs that share nodes (parameters included) must not overlap in time",
+      fail<GraphError>("backward: another backward pass is running through '{}' (a tensor of shape {}), on another "
+                       "thread or from inside a hook; passes over graphs that share nodes (parameters included) must "
+                       "not overlap in time",
                        node.op ? node.op : "leaf", node.shape.str());
     if (node.visit.compare_exchange_weak(seen, mark, std::memory_order_acq_rel)) return true;
   }
@@ -178,8 +179,12 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
     if (!n->retain_grad) n->grad.reset();
     for (auto& p : n->inputs) {
       if (!p->requires_grad || --p->pending != 0) continue;
-      if (retain_graph) ready.push_back(p);
-      else ready.push_back(std::move(p));
+      if (retain_graph) {
+        ready.push_back(p);
+      } else {
+        p->drop_consumer();  // this node lets go of it here: release_inputs() skips the moved-from slot
+        ready.push_back(std::move(p));
+      }
     }
     if (!retain_graph) {
       n->release_inputs();

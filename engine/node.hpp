@@ -60,10 +60,17 @@ struct Node {
   // values that really changed are an error; a read through a non-const
   // handle costs one hash, and nothing is hashed in a plain training step.
   std::uint32_t version = 0;
-  std::uint32_t saved_version = 0;    // this node's version when its op recorded it
-  std::uint32_t last_saved = 0;       // the version most recently saved by this node or a consumer
-  std::uint32_t snapshot_version = ~0u;  // the version whose values `snapshot` hashes
-  std::uint32_t saved_by = 0;         // live recorded nodes that hold this one as an input
+  std::uint32_t saved_version = 0;  // this node's version when its op recorded it
+  // The version most recently saved by this node or a consumer, and the live
+  // recorded nodes holding this one as an input. Atomic (relaxed loads and
+  // stores, no read-modify-write: free on x86) because two threads may record
+  // graphs that share a tensor; a lost update under such a race can only
+  // cost an extra hash or a refused backward, never a wrong gradient.
+  std::atomic<std::uint32_t> last_saved{0};
+  std::atomic<std::uint32_t> saved_by{0};
+  // `snapshot` hashes the values, unchanged from version snapshot_since to
+  // snapshot_version (both included).
+  std::uint32_t snapshot_since = ~0u, snapshot_version = ~0u;
   std::uint64_t snapshot = 0;
   bool requires_grad = false;
   bool retain_grad = false;    // keep a non-leaf's gradient after backward
@@ -83,20 +90,28 @@ struct Node {
 
   // Called before the values are handed out for writing (Note [versions]).
   void will_write() {
-    if ((saved_by != 0 || backward) && version == last_saved && snapshot_version != version) {
-      snapshot = hash_values();
+    const bool watched = saved_by.load(std::memory_order_relaxed) != 0 || backward;
+    if (watched && version == last_saved.load(std::memory_order_relaxed) && snapshot_version != version) {
+      const std::uint64_t h = hash_values();
+      // Values equal to the snapshot's extend its range (a tensor read,
+      // reused by another op, read again); others start a new one.
+      if (h != snapshot || snapshot_version == ~0u) snapshot_since = version;
+      snapshot = h;
       snapshot_version = version;
     }
     ++version;
   }
   // True when the values are the ones this node had at version `saved`.
   bool unchanged_since(std::uint32_t saved) const {
-    return version == saved || (snapshot_version == saved && hash_values() == snapshot);
+    return version == saved ||
+           (snapshot_since <= saved && saved <= snapshot_version && hash_values() == snapshot);
   }
+  void add_consumer() { saved_by.store(saved_by.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void drop_consumer() { saved_by.store(saved_by.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
   // Drops the inputs, telling each it has one consumer fewer.
   void release_inputs() {
     for (auto& p : inputs)
-      if (p) --p->saved_by;
+      if (p) p->drop_consumer();
     inputs.clear();
   }
 

@@ -71,11 +71,12 @@ TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F
   for (const auto& in : inputs) {
     const auto& input = detail::get(in).node_ptr();
     node.inputs.push_back(input, input->version);
-    input->last_saved = input->version;
-    ++input->saved_by;
+    input->last_saved.store(input->version, std::memory_order_relaxed);
+    input->add_consumer();
   }
   // The output is new: writes before this point were the op's own.
-  node.version = node.saved_version = node.last_saved = 0;
+  node.version = node.saved_version = 0;
+  node.last_saved.store(0, std::memory_order_relaxed);
   node.backward = std::forward<F>(backward);
   return std::move(out);
 }

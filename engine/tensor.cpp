@@ -20,7 +20,8 @@ Node<T>::~Node() {
   std::vector<Ptr> worklist;
   auto steal_inputs = [&worklist](Node& from) {
     for (auto& p : from.inputs) {
-      --p->saved_by;
+      if (!p) continue;
+      p->drop_consumer();
       worklist.push_back(std::move(p));
     }
     from.inputs.clear();

@@ -292,9 +292,10 @@ int main(int argc, char** argv) {
     // launched by mpirun and resumable (sweep.hpp); rank 0 writes the CSVs
     // in grid order.
     const std::string config_text =
-        fmt::format("activation_race seed={} quick={} data={} lr={} high_lr={} epochs={} seeds={} dead_epochs={} "
-                    "batch={} momentum={} hidden={} acts={}",
-                    options.seed, options.quick, options.data.string(), config.lr, config.high_lr, config.epochs,
+        fmt::format("activation_race seed={} quick={} threads={} data={} lr={} high_lr={} epochs={} seeds={} "
+                    "dead_epochs={} batch={} momentum={} hidden={} acts={}",
+                    options.seed, options.quick, options.threads, options.data.string(), config.lr, config.high_lr,
+                    config.epochs,
                     config.seeds, config.dead_epochs, config.batch_size, config.momentum, fmt::join(config.hidden, "x"),
                     fmt::join(config.activations, ","));
     const std::size_t n_race = config.activations.size() * std::size_t(config.seeds);

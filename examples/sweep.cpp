@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -32,12 +34,28 @@ std::string read_file(const fs::path& p) {
 
 void write_atomically(const fs::path& p, const std::string& text) {
   const fs::path tmp = p.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    if (!f) throw std::runtime_error(fmt::format("sweep: cannot write {}", tmp.string()));
-  }
+  std::ofstream f(tmp, std::ios::binary);
+  f << text;
+  f.close();
+  if (!f) throw std::runtime_error(fmt::format("sweep: cannot write {}", tmp.string()));
   fs::rename(tmp, p);
+}
+
+// A point's file is its result and this line: a file without it (cut short)
+// is not a finished point.
+constexpr std::string_view kEnd = "\n#end of point\n";
+
+bool finished_point(const fs::path& p) {
+  if (!fs::exists(p)) return false;
+  const std::string text = read_file(p);
+  return text.size() >= kEnd.size() && text.compare(text.size() - kEnd.size(), kEnd.size(), kEnd) == 0;
+}
+
+// Whether an MPI launcher (mpirun, mpiexec, srun) started this process.
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "SLURM_NTASKS"})
+    if (std::getenv(v)) return true;
+  return false;
 }
 
 // Length-prefixed records, to move lists of strings through one string.
@@ -64,7 +82,7 @@ std::vector<std::pair<std::size_t, std::string>> unpack(const std::string& packe
 
 SweepEnvironment::SweepEnvironment(int& argc, char**& argv) {
 #ifdef EMBER_HAVE_DIST
-  g_mpi = std::make_unique<dist::Environment>(argc, argv);
+  if (launched_by_mpi()) g_mpi = std::make_unique<dist::Environment>(argc, argv);
 #else
   (void)argc;
   (void)argv;
@@ -116,7 +134,7 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
     }
     std::size_t done = 0;
     for (std::size_t i = 0; i < points; ++i) {
-      if (fs::exists(dir / fmt::format("{}-{}.txt", i, key))) ++done;
+      if (finished_point(dir / fmt::format("{}-{}.txt", i, key))) ++done;
       else todo_text += fmt::format("{}\n", i);
     }
     if (done) fmt::print("sweep {}: {} of {} points done by an earlier run ({}), {} to run\n", name, done, points,
@@ -125,6 +143,7 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
 #ifdef EMBER_HAVE_DIST
   todo_text = dist::broadcast(todo_text);
 #endif
+  fs::create_directories(dir);  // on every rank: --out need not be a shared folder
   std::vector<std::size_t> todo;
   {
     std::istringstream in(todo_text);
@@ -137,7 +156,7 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
     const auto start = std::chrono::steady_clock::now();
     std::string result = run_point(i);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    write_atomically(dir / fmt::format("{}-{}.txt", i, key), result);
+    write_atomically(dir / fmt::format("{}-{}.txt", i, key), result + std::string(kEnd));
     mine.emplace_back(i, std::move(result));
     std::fprintf(stderr, "sweep %s: point %zu done in %.2f s (rank %d of %d: %zu of its %zu)\n", name.c_str(), i,
                  seconds, rank, size, mine.size(),
@@ -154,7 +173,10 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
   for (const auto& p : packed)
     for (auto& [i, text] : unpack(p)) results[i] = std::move(text), have[i] = true;
   for (std::size_t i = 0; i < points; ++i)
-    if (!have[i]) results[i] = read_file(dir / fmt::format("{}-{}.txt", i, key));
+    if (!have[i]) {
+      const std::string text = read_file(dir / fmt::format("{}-{}.txt", i, key));
+      results[i] = text.substr(0, text.size() - kEnd.size());
+    }
   return results;
 }
 

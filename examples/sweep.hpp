@@ -13,8 +13,8 @@
 namespace ember::examples {
 
 // Initializes MPI for the trainer when ember was built with ember::dist and
-// the process was launched by mpirun/srun (a no-op otherwise); rank 0 is the
-// one that prints and writes the results.
+// an MPI launcher (mpirun, mpiexec, srun) started the process; otherwise it
+// does nothing. Rank 0 is the one that prints and writes the results.
 class SweepEnvironment {
  public:
   SweepEnvironment(int& argc, char**& argv);
@@ -28,9 +28,10 @@ bool is_root();  // rank 0 (always true without MPI)
 
 // Runs run_point(i) for the points i in 0..points-1 that no earlier run with
 // the same `config` (any text naming everything the results depend on) has
-// finished, rank r taking the points i with i % size == r. Returns every
-// point's result, in grid order, on rank 0 (an empty vector elsewhere).
-// Results are strings: the trainer serializes what it needs (CSV rows).
+// finished, rank r taking every size-th of those points starting at the
+// r-th. Returns every point's result, in grid order, on rank 0 (an empty
+// vector elsewhere). Results are strings: the trainer serializes what it
+// needs (CSV rows).
 std::vector<std::string> run_sweep(const std::string& name, std::size_t points, const std::string& config,
                                    const std::filesystem::path& out,
                                    const std::function<std::string(std::size_t)>& run_point);

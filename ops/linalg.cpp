@@ -52,8 +52,10 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
     const Batched x(g.input_shape(0)), y(g.input_shape(1));
     const Index g_stride = x.rows * y.cols;
     const T* grad = g.grad().data();
-    const T* a_data = g.input(0).data();
-    const T* b_data = g.input(1).data();
+    // Each input's values are read only for the other's gradient (and checked
+    // against in-place changes only then, Note [versions]).
+    const T* a_data = g.needs(1) ? g.input(0).data() : nullptr;
+    const T* b_data = g.needs(0) ? g.input(1).data() : nullptr;
     if (g_stride == 0) {  // an empty product: zero gradients, without a loop over the batch
       for (int i = 0; i < 2; ++i)
         if (g.needs(i)) g.grad_matrix_of(i, g.input_shape(i).numel(), 1);

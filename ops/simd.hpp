@@ -153,11 +153,11 @@ EIGEN_STRONG_INLINE P pow_p(const P& x, Lane<P> p) {
   // Small integer powers by multiplication: exact where the result is
   // representable (pow(-2, 3) is -8), and all signs and specials come out
   // right by themselves.
-  if (p == std::trunc(p) && std::abs(p) <= 4) {
+  // (Positive only: 1 / x^n would lose the subnormal results of x^-n.)
+  if (p == std::trunc(p) && p > 0 && p <= 4) {
     const P x2 = ei::pmul(x, x);
-    const int n = static_cast<int>(std::abs(p));
-    const P r = n == 1 ? x : n == 2 ? x2 : n == 3 ? ei::pmul(x2, x) : ei::pmul(x2, x2);
-    return p > 0 ? r : ei::pdiv(constant<P>(1), r);
+    const int n = static_cast<int>(p);
+    return n == 1 ? x : n == 2 ? x2 : n == 3 ? ei::pmul(x2, x) : ei::pmul(x2, x2);
   }
   const P r = ei::generic_pow(ei::pabs(x), ei::pset1<P>(p));
   if (p == std::trunc(p)) {

@@ -146,3 +146,21 @@ TEST_CASE("concurrency: a second backward through a graph another thread is back
   loss.backward();
   CHECK(g.x.grad().at({0}) == doctest::Approx(16.0));
 }
+
+TEST_CASE("concurrency: two threads recording graphs that share an input tensor at the same time") {
+  const Tensor64 shared = Tensor64::from({0.5, -1.5, 2.0});  // data both graphs read; needs no grad
+  auto work = [&](double scale, std::vector<double>& grad) {
+    Tensor64 w = Tensor64::from({scale, scale, scale}).requires_grad_();
+    for (int i = 0; i < 200; ++i) {
+      w.zero_grad();
+      ember::sum(w * shared * shared).backward();  // d/dw = shared^2
+    }
+    grad = w.grad().to_vector();
+  };
+  std::vector<double> a, b;
+  std::thread ta([&] { work(1.0, a); }), tb([&] { work(2.0, b); });
+  ta.join();
+  tb.join();
+  CHECK(a == std::vector<double>{0.25, 2.25, 4.0});
+  CHECK(b == a);
+}

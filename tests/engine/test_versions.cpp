@@ -92,3 +92,35 @@ TEST_CASE("versions: reading through a non-const handle between forward and back
   const double s1 = 1 / (1 + std::exp(-1.0));                          // sigmoid((-1)^2)
   CHECK(x.grad().at({1}) == doctest::Approx(s1 * (1 - s1) * 2 * -1.0 + 2 * -1.0));  // both passes
 }
+
+TEST_CASE("versions: a plain training step hashes nothing: backward releases every input it used") {
+  ember::Generator gen(8);
+  auto model = ember::mlp<double>({4, 6, 1}, "tanh", ember::Init::xavier_uniform, gen);
+  Tensor64 x = Tensor64::randn({5, 4}, gen), y = Tensor64::randn({5, 1}, gen);
+  ember::SGD64 opt(model.parameters(), {.lr = 0.1});
+  for (int step = 0; step < 3; ++step) {
+    opt.zero_grad();
+    ember::mse_loss(model(x), y).backward();
+    for (const auto& p : model.parameters()) CHECK(p.node().saved_by.load() == 0);
+    CHECK(x.node().saved_by.load() == 0);
+    opt.step();
+    for (const auto& p : model.parameters()) CHECK(p.node().snapshot_version == ~0u);  // no hash was taken
+  }
+}
+
+TEST_CASE("versions: read, reuse by another op, read again, then backward: nothing changed, nothing refused") {
+  Tensor64 x = Tensor64::from({0.3, -0.7}).requires_grad_();
+  Tensor64 h = ember::sigmoid(x);
+  (void)h.values();  // a non-const read: snapshot of the output as sigmoid saved it
+  Tensor64 z = h * h;
+  (void)h.values();  // again, after mul saved h at the next version
+  ember::sum(z).backward();
+  const double s = 1 / (1 + std::exp(-0.3));
+  CHECK(x.grad().at({0}) == doctest::Approx(2 * s * s * (1 - s)));
+  // A real change in between is still caught.
+  Tensor64 h2 = ember::sigmoid(x);
+  (void)h2.values();
+  Tensor64 z2 = h2 * h2;
+  h2.data()[0] = 0.9;
+  CHECK_THROWS_AS(ember::sum(z2).backward(), ember::GraphError);
+}

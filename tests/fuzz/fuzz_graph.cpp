@@ -45,7 +45,7 @@ Tensor64 leaf(Bytes& in) {
   return t.requires_grad_();
 }
 
-Tensor64 apply(Bytes& in, const std::vector<Tensor64>& pool) {
+Tensor64 apply_op(Bytes& in, const std::vector<Tensor64>& pool) {
   const Tensor64& a = pool[in.next() % pool.size()];
   const Tensor64& b = pool[in.next() % pool.size()];
   const int axis = static_cast<int>(in.next() % 5) - 2;
@@ -87,7 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<Tensor64> pool{leaf(in), leaf(in)};
   for (int op = 0; op < 32 && !in.empty(); ++op) {
     try {
-      pool.push_back(apply(in, pool));
+      pool.push_back(apply_op(in, pool));
     } catch (const ember::Error&) {
     }
   }
