@@ -40,6 +40,6 @@ for t in "${targets[@]}"; do
     status=1
     echo "fuzz_$t: FINDING (see $log and build/fuzz/findings/)"
   fi
-  grep -E "^#[0-9]+ +(DONE|INITED)|^stat::(number_of_executed_units|peak_rss_mb)|ERROR|SUMMARY|deadly signal" "$log" || true
+  grep -E "^#[0-9]+[[:space:]]+(DONE|INITED)|^stat::(number_of_executed_units|peak_rss_mb)|ERROR|SUMMARY|deadly signal" "$log" || true
 done
 exit $status
