@@ -63,6 +63,23 @@ TEST_CASE("concurrency: a leaf with a hook, back-propagated from two threads, ac
   CHECK(run(true) == doctest::Approx(24.0));
 }
 
+TEST_CASE("concurrency: each of two new threads back-propagates a hooked leaf's retained graph once") {
+  // Both threads make their first backward call here, so thread-local pass
+  // counters would give both passes the same mark (the second pass then saw
+  // every node as visited already).
+  Tensor64 x = Tensor64::from({2.0}).requires_grad_();
+  int calls = 0;
+  x.register_hook([&calls](const Tensor64&) {
+    ++calls;
+    return Tensor64();
+  });
+  Tensor64 loss = ember::sum(x * x * 3.0);  // dL/dx = 6x = 12 per pass
+  on_thread([&] { loss.backward(true); });
+  on_thread([&] { loss.backward(true); });
+  CHECK(calls == 2);
+  CHECK(x.grad().item() == doctest::Approx(24.0));
+}
+
 TEST_CASE("concurrency: graphs built by a producer thread and back-propagated by a consumer thread") {
   constexpr int kGraphs = 200;
   std::mutex m;
