@@ -11,21 +11,7 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(checkpoint csv graph)
 
-packages=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "fuzz: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo=sudo
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-scripts/setup.sh fuzz
+scripts/setup.sh fuzz  # installs clang and libFuzzer too
 
 mkdir -p build/fuzz/findings
 status=0

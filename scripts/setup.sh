@@ -12,6 +12,7 @@ targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 
 packages=(build-essential cmake ccache libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy libopenmpi-dev openmpi-bin)
+if [[ $preset == fuzz ]]; then packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev); fi  # libFuzzer needs clang
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
