@@ -1,6 +1,7 @@
 // The one header users include: #include <ember/ember.hpp>
 #pragma once
 
+#include "../engine/autograd.hpp"
 #include "../engine/build_info.hpp"
 #include "../engine/error.hpp"
 #include "../engine/gradcheck.hpp"
@@ -11,6 +12,8 @@
 #include "../engine/tensor.hpp"
 #include "../ops/activation.hpp"
 #include "../ops/arithmetic.hpp"
+#include "../ops/comparison.hpp"
+#include "../ops/derivative.hpp"
 #include "../ops/linalg.hpp"
 #include "../ops/loss.hpp"
 #include "../ops/reduction.hpp"

@@ -7,6 +7,8 @@
 #include <ostream>
 
 #include "../ops/arithmetic.hpp"
+#include "../ops/shape.hpp"
+#include "autograd.hpp"
 
 namespace ember {
 
@@ -138,6 +140,34 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor64>& inp
   for (std::size_t i = 0; i < xs.size(); ++i)
     if (!first[i].empty() && std::memcmp(first[i].data(), second[i].data(), first[i].size() * sizeof(double)) != 0)
       return failed(fmt::format("two backward passes with the same upstream gradient differ for input {}", i));
+  return r;
+}
+
+GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Tensor64>& inputs, GradcheckOptions opt) {
+  std::vector<Tensor64> probe;
+  for (const auto& in : inputs) probe.push_back(in.detach().requires_grad_());
+  Shape out_shape;
+  {
+    EnableGradGuard grad_on;
+    out_shape = f(probe).shape();
+  }
+  Generator gen(2024);
+  std::vector<Tensor64> args(inputs.begin(), inputs.end());
+  args.push_back(Tensor64::rand(out_shape, gen, -1, 1));
+  const std::size_t n = inputs.size();
+  auto first_order = [&f, n](const std::vector<Tensor64>& xs_and_v) {
+    EnableGradGuard grad_on;
+    const std::vector<Tensor64> xs(xs_and_v.begin(), xs_and_v.begin() + static_cast<std::ptrdiff_t>(n));
+    const Tensor64 y = f(xs);
+    std::vector<Tensor64> parts;
+    std::vector<Tensor64> grads(n);
+    if (y.requires_grad()) grads = grad<double>({y}, xs, {xs_and_v[n]}, {.create_graph = true, .allow_unused = true});
+    for (std::size_t i = 0; i < n; ++i)
+      parts.push_back(grads[i].defined() ? reshape(grads[i], {Index(-1)}) : Tensor64::zeros(Shape{xs[i].numel()}));
+    return concat(parts, 0);
+  };
+  GradcheckResult r = gradcheck(first_order, args, opt);
+  if (!r.ok) r.message = "grad" + r.message;  // "gradgradcheck: ..."
   return r;
 }
 

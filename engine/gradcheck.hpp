@@ -43,4 +43,18 @@ using GradcheckFn = std::function<Tensor64(const std::vector<Tensor64>&)>;
 // message saying so: its backward is not meant to match finite differences.
 GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor64>& inputs, GradcheckOptions options = {});
 
+// gradgradcheck: the second derivatives, in one line the same way:
+//
+//   CHECK(ember::gradgradcheck([](const auto& x) { return my_op(x[0]); }, {a}));
+//
+// With a fixed random upstream gradient v for f's output, it takes
+// h(inputs, v) = the gradients of <f(inputs), v> (ember::grad with
+// create_graph), flattened and concatenated, and runs gradcheck on h: the
+// analytic side is ember's derivative of its own backward, the numeric side
+// finite differences of ember's first-order gradient. Inputs are numbered
+// as given, with v as the last; failures name the element of h (input i's
+// gradient elements come i-th), the input and element, and both values.
+GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Tensor64>& inputs,
+                              GradcheckOptions options = {});
+
 }  // namespace ember

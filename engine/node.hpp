@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -31,11 +32,90 @@ template <class T>
 class TensorT;
 template <class T>
 class Backward;
+template <class T>
+class GraphBackward;
+template <class T>
+struct Node;
+
+namespace detail {
+// Runs a closure written for GraphBackward only (tensor ops) inside a
+// first-order pass: graph_backward.hpp.
+template <class T, class F>
+void run_graph_eagerly(F& f, Backward<T>& b);
+}  // namespace detail
+
+// An op's backward closure, stored once and callable two ways (Note [one
+// derivative], graph_backward.hpp): with Backward<T>, the first-order fast
+// path over Eigen maps; with GraphBackward<T>, the create_graph path over
+// tensors, where the gradients are graph nodes. A generic closure
+// ([](auto& b) {...}) serves both. A closure taking Backward<T>& only is
+// first order: differentiating its gradient again is a GraphError. One taking
+// GraphBackward<T>& only also runs in a first-order pass, on tensors with
+// recording off. Small closures live inside the node, larger ones on the heap.
+template <class T>
+class BackwardFn {
+ public:
+  BackwardFn() = default;
+  ~BackwardFn() { reset(); }
+  BackwardFn(const BackwardFn&) = delete;
+  BackwardFn& operator=(const BackwardFn&) = delete;
+  BackwardFn& operator=(std::nullptr_t) {
+    reset();
+    return *this;
+  }
+
+  template <class F>
+  void emplace(F&& f) {
+    using D = std::decay_t<F>;
+    constexpr bool fast = std::is_invocable_v<D&, Backward<T>&>;
+    constexpr bool graph = std::is_invocable_v<D&, GraphBackward<T>&>;
+    static_assert(fast || graph, "a backward closure takes Backward<T>&, GraphBackward<T>& or auto&");
+    reset();
+    constexpr bool small = sizeof(D) <= sizeof(storage_) && alignof(D) <= alignof(std::max_align_t) &&
+                           std::is_nothrow_move_constructible_v<D>;
+    if constexpr (small) object_ = new (storage_) D(std::forward<F>(f));
+    else object_ = new D(std::forward<F>(f));
+    static constexpr Table table{
+        [](void* o, Backward<T>& b) {
+          if constexpr (fast) (*static_cast<D*>(o))(b);
+          else detail::run_graph_eagerly<T>(*static_cast<D*>(o), b);
+        },
+        graph ? static_cast<void (*)(void*, GraphBackward<T>&)>([](void* o, GraphBackward<T>& b) {
+          if constexpr (graph) (*static_cast<D*>(o))(b);
+        })
+              : nullptr,
+        [](void* o) {
+          if constexpr (small) static_cast<D*>(o)->~D();
+          else delete static_cast<D*>(o);
+        }};
+    table_ = &table;
+  }
+
+  explicit operator bool() const { return table_ != nullptr; }
+  // True when the closure runs on tensors, so its gradients can be recorded.
+  bool differentiable() const { return table_ && table_->graph; }
+  void operator()(Backward<T>& b) const { table_->fast(object_, b); }
+  void operator()(GraphBackward<T>& b) const { table_->graph(object_, b); }
+
+ private:
+  struct Table {
+    void (*fast)(void*, Backward<T>&);
+    void (*graph)(void*, GraphBackward<T>&);
+    void (*destroy)(void*);
+  };
+  void reset() {
+    if (table_) table_->destroy(object_);
+    table_ = nullptr;
+    object_ = nullptr;
+  }
+  alignas(std::max_align_t) unsigned char storage_[48];
+  void* object_ = nullptr;
+  const Table* table_ = nullptr;
+};
 
 template <class T>
 struct Node {
   using Ptr = std::shared_ptr<Node>;
-  using BackwardFn = std::function<void(Backward<T>&)>;
   using Hook = std::function<TensorT<T>(const TensorT<T>&)>;
 
   explicit Node(const Shape& s) : shape(s), value(allocate(s)) {}
@@ -83,7 +163,10 @@ struct Node {
   Shape shape;
   Buffer<T> value;
   Buffer<T> grad;  // empty until a gradient arrives
-  BackwardFn backward;
+  // The gradient as a graph node, when the last backward into this node had
+  // create_graph (same values as `grad`); dropped by any other write to grad.
+  std::shared_ptr<Node> grad_graph;
+  BackwardFn<T> backward;
   std::unique_ptr<std::vector<Hook>> hooks;  // see TensorT::register_hook; null when none (the usual case)
 
   bool is_leaf() const { return op == nullptr; }
@@ -149,12 +232,33 @@ struct Node {
   }
 };
 
+// The values a backward reads must be the ones the forward used (Note [versions]).
+template <class T>
+const Node<T>& checked_input_of(const Node<T>& node, int i) {
+  const Node<T>& input = *node.inputs[static_cast<std::size_t>(i)];
+  const std::uint32_t saved = node.inputs.version(static_cast<std::size_t>(i));
+  if (!input.unchanged_since(saved))
+    fail<GraphError>("{}: input {} (shape {}) was modified in place after it was used (version {}, saved at {}); "
+                     "recompute the forward after changing it, or change a copy (detach())",
+                     node.op, i, input.shape.str(), input.version, saved);
+  return input;
+}
+template <class T>
+const Node<T>& checked_output_of(const Node<T>& node) {
+  if (!node.unchanged_since(node.saved_version))
+    fail<GraphError>("{}: its output (shape {}) was modified in place after it was computed (version {}, saved at "
+                     "{}); change a copy (detach()) instead",
+                     node.op, node.shape.str(), node.version, node.saved_version);
+  return node;
+}
+
 // The view an op's backward closure gets of its node. `grad()` is dL/d(out);
 // the closure adds each input's gradient with `accumulate`.
 template <class T>
 class Backward {
  public:
   explicit Backward(Node<T>& node) : node_(node) {}
+  Node<T>& node() const { return node_; }
 
   const char* op() const { return node_.op; }
   const Shape& output_shape() const { return node_.shape; }
@@ -246,23 +350,8 @@ class Backward {
     for (auto* o : observers<T>()) o->on_input_grad(node_, i, g.array());
   }
 
-  // The values a backward reads must be the ones the forward used (Note [versions]).
-  const Node<T>& checked_input(int i) const {
-    const Node<T>& input = in(i);
-    const std::uint32_t saved = node_.inputs.version(static_cast<std::size_t>(i));
-    if (!input.unchanged_since(saved))
-      fail<GraphError>("{}: input {} (shape {}) was modified in place after it was used (version {}, saved at {}); "
-                       "recompute the forward after changing it, or change a copy (detach())",
-                       node_.op, i, input.shape.str(), input.version, saved);
-    return input;
-  }
-  const Node<T>& checked_output() const {
-    if (!node_.unchanged_since(node_.saved_version))
-      fail<GraphError>("{}: its output (shape {}) was modified in place after it was computed (version {}, saved at "
-                       "{}); change a copy (detach()) instead",
-                       node_.op, node_.shape.str(), node_.version, node_.saved_version);
-    return node_;
-  }
+  const Node<T>& checked_input(int i) const { return checked_input_of(node_, i); }
+  const Node<T>& checked_output() const { return checked_output_of(node_); }
 
   std::vector<std::pair<int, Buffer<T>>> scratch_;
   Node<T>& in(int i) const { return *node_.inputs[static_cast<std::size_t>(i)]; }

@@ -10,10 +10,15 @@
 //     auto out = Tensor::empty(x.shape());
 //     out.values() = x.values().cube();
 //     // d/dx x^3 = 3x^2
-//     return record(out, "cube", {x}, [](Backward<float>& b) {
-//       b.accumulate(0, b.grad() * 3 * b.input(0).square());
+//     return record(out, "cube", {x}, [](auto& b) {
+//       b.accumulate(0, b.grad() * 3.0f * b.input(0) * b.input(0));
 //     });
 //   }
+//
+// The closure is generic (auto&), so the same formula runs on Eigen maps in
+// a first-order backward and on tensors when the gradient must itself be
+// differentiable (Note [one derivative], graph_backward.hpp). A closure
+// taking Backward<float>& works too, for first-order gradients only.
 #pragma once
 
 #include <initializer_list>
@@ -22,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph_backward.hpp"
 #include "observer.hpp"
 #include "tensor.hpp"
 
@@ -77,7 +83,7 @@ TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F
   // The output is new: writes before this point were the op's own.
   node.version = node.saved_version = 0;
   node.last_saved.store(0, std::memory_order_relaxed);
-  node.backward = std::forward<F>(backward);
+  node.backward.emplace(std::forward<F>(backward));
   return std::move(out);
 }
 

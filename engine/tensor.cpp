@@ -40,6 +40,8 @@ thread_local bool g_grad_enabled = true;
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+EnableGradGuard::EnableGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { g_grad_enabled = previous_; }
 
 // --- creation -------------------------------------------------------------
 
@@ -196,6 +198,7 @@ TensorT<T> TensorT<T>::grad() const {
     fail<GraphError>("grad: tensor ({} of shape {}) has no gradient: it does not require grad, backward has not "
                      "reached it, or it is a non-leaf without retain_grad()",
                      op(), shape().str());
+  if (node().grad_graph) return TensorT(node().grad_graph);
   TensorT g = empty(shape());
   g.node().value.array() = node().grad.array();
   return g;
@@ -204,6 +207,7 @@ TensorT<T> TensorT<T>::grad() const {
 template <class T>
 ArrayMap<T> TensorT<T>::grad_values() {
   if (!has_grad()) (void)grad();  // throws the message above
+  node().grad_graph.reset();
   return node().grad.array();
 }
 
@@ -215,6 +219,7 @@ MatrixMap<T> TensorT<T>::grad_matrix() {
 template <class T>
 void TensorT<T>::zero_grad() {
   if (has_grad()) node().grad.array().setZero();
+  node().grad_graph.reset();
 }
 
 template <class T>

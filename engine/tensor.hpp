@@ -20,6 +20,14 @@
 
 namespace ember {
 
+struct BackwardOptions {
+  bool retain_graph = false;
+  // Record the backward itself, so the gradients are graph nodes that can be
+  // differentiated again (implies retain_graph). Leaves' grad() then returns
+  // that graph; see "Higher-order gradients" in docs/api.md.
+  bool create_graph = false;
+};
+
 template <class T>
 class TensorT {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "ember tensors hold float or double");
@@ -90,10 +98,14 @@ class TensorT {
   // retain_graph is true; a second backward through a freed graph throws.
   void backward(bool retain_graph = false) const;
   void backward(const TensorT& upstream, bool retain_graph = false) const;
+  void backward(BackwardOptions options) const;  // x.backward({.create_graph = true})
+  void backward(const TensorT& upstream, BackwardOptions options) const;
 
   bool has_grad() const { return !node().grad.empty(); }
-  TensorT grad() const;  // a copy of the gradient; throws GraphError if there is none
-  ArrayMap<T> grad_values();        // the gradient in place, no copy; throws if none
+  // The gradient: a copy of it, or after backward with create_graph the
+  // gradient's graph node itself. Throws GraphError if there is none.
+  TensorT grad() const;
+  ArrayMap<T> grad_values();        // the gradient in place, no copy (drops its graph); throws if none
   MatrixMap<T> grad_matrix();
   void zero_grad();                 // sets an existing gradient to zero
   void retain_grad();               // keep this non-leaf's gradient after backward
@@ -139,6 +151,18 @@ class NoGradGuard {
   ~NoGradGuard();
   NoGradGuard(const NoGradGuard&) = delete;
   NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+// The opposite: records even inside a NoGradGuard (for a function that
+// builds a graph of its own, such as one that takes a gradient).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
 
  private:
   bool previous_;

@@ -2,6 +2,7 @@
 
 #include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
+#include "../ops/derivative.hpp"
 
 namespace ember {
 
@@ -23,6 +24,47 @@ void check_linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
                      weight.shape().str(), weight.shape()[0]);
 }
 
+// The three gradients of y = x W^T + b, each a kernel whose derivative is
+// written in ops (G = dL/dy [N, out], up = the upstream of the gradient):
+//   dx += G W    (inputs G, W):  up W^T in G, G^T up in W
+//   dW += G^T x  (inputs G, x):  x up^T in G, G up in x
+//   db += sum_rows G (input G):  up at every row
+template <class T>
+struct LinearGradX {
+  Index rows, out, in;
+  void operator()(T* dx, const T* g, const T* w) const {
+    gemm(MatrixMap<T>(dx, rows, in), ConstMatrixMap<T>(g, rows, out), ConstMatrixMap<T>(w, out, in), Gemm::add);
+  }
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> g = reshape(b.input(0), {rows, out}), up = reshape(b.grad(), {rows, in});
+    if (b.needs(0)) b.accumulate(0, matmul(up, transpose(b.input(1))));
+    if (b.needs(1)) b.accumulate(1, matmul(transpose(g), up));
+  }
+};
+template <class T>
+struct LinearGradW {
+  Index rows, out, in;
+  void operator()(T* dw, const T* g, const T* x) const {
+    gemm(MatrixMap<T>(dw, out, in), ConstMatrixMap<T>(g, rows, out).transpose(), ConstMatrixMap<T>(x, rows, in),
+         Gemm::add);
+  }
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T>& up = b.grad();  // [out, in]
+    if (b.needs(0)) b.accumulate(0, matmul(reshape(b.input(1), {rows, in}), transpose(up)));
+    if (b.needs(1)) b.accumulate(1, matmul(reshape(b.input(0), {rows, out}), up));
+  }
+};
+template <class T>
+struct LinearGradB {
+  Index rows, out;
+  void operator()(T* db, const T* g) const {
+    MatrixMap<T>(db, 1, out).noalias() += ConstMatrixMap<T>(g, rows, out).colwise().sum();
+  }
+  void operator()(GraphBackward<T>& b) const {
+    b.accumulate(0, expand(reshape(b.grad(), {Index(1), out}), Shape{rows, out}));
+  }
+};
+
 }  // namespace
 
 template <class T>
@@ -37,12 +79,14 @@ TensorT<T> linear(const TensorT<T>& x, const TensorT<T>& weight, const TensorT<T
   if (bias.defined()) y.rowwise() += RowVectorMap<T>(bias.data(), out_features);
 
   // d/dx (xWᵀ+b) = G·W, d/dW = Gᵀ·x, d/db = Σ_rows G   (G = dL/dout, [N,out])
-  auto backward = [](Backward<T>& b) {
-    const auto g = b.grad_matrix();
-    const auto w = b.input_matrix(1);
-    if (b.needs(0)) gemm(b.grad_matrix_of(0, g.rows(), w.cols()), g, w, Gemm::add);  // [N,out]·[out,in]
-    if (b.needs(1)) gemm(b.grad_matrix_of(1, w.rows(), w.cols()), g.transpose(), b.input_matrix(0), Gemm::add);
-    if (b.num_inputs() == 3 && b.needs(2)) b.grad_matrix_of(2, 1, w.rows()).noalias() += g.colwise().sum();
+  auto backward = [](auto& b) {
+    const Index rows = b.output_shape().rows(), out = b.input_shape(1)[0], in = b.input_shape(1)[1];
+    if (b.needs(0)) d::kernel(b, 0, "linear_backward", LinearGradX<T>{rows, out, in}, LinearGradX<T>{rows, out, in},
+                              b.grad(), b.input(1));  // [N,out]·[out,in]
+    if (b.needs(1)) d::kernel(b, 1, "linear_backward", LinearGradW<T>{rows, out, in}, LinearGradW<T>{rows, out, in},
+                              b.grad(), b.input(0));
+    if (b.num_inputs() == 3 && b.needs(2))
+      d::kernel(b, 2, "linear_backward", LinearGradB<T>{rows, out}, LinearGradB<T>{rows, out}, b.grad());
   };
   if (bias.defined()) return record(out, "linear", {x, weight, bias}, backward);
   return record(out, "linear", {x, weight}, backward);

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "../engine/record.hpp"
+#include "derivative.hpp"
 #include "simd.hpp"
 
 namespace ember {
@@ -34,7 +35,7 @@ template <class T>
 TensorT<T> sigmoid(const TensorT<T>& x) {
   auto out = map(x, [](auto v) { return simd::sigmoid_p(v); });
   // d/dx sigmoid = H(1-H)
-  return record(out, "sigmoid", {x}, [](Backward<T>& b) {
+  return record(out, "sigmoid", {x}, [](auto& b) {
     auto h = b.output();
     b.accumulate(0, b.grad() * h * (T(1) - h));
   });
@@ -48,19 +49,47 @@ TensorT<T> tanh(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
   assign_elementwise(out.values(), x.values().tanh());
   // d/dx tanh = 1 - H^2
-  return record(out, "tanh", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad() * (T(1) - b.output().square())); });
+  return record(out, "tanh", {x}, [](auto& b) {
+    auto h = b.output();
+    b.accumulate(0, b.grad() * (T(1) - h * h));
+  });
 }
+
+// g where h > 0, else 0 (NaN for NaN h)
+constexpr auto kReluGrad = [](auto g, auto h) { return piecewise(ei::pcmp_lt(ei::pzero(h), h), g, ei::pzero(h), h); };
+
+// relu_backward(g, h) is linear in g with a piecewise-constant factor: its
+// derivative is itself in g, and 0 in h.
+template <class T>
+struct ReluBackward {
+  void operator()(GraphBackward<T>& b) const {
+    b.accumulate(0, d::map2("relu_backward", simd::vectorized(kReluGrad), *this, b.grad(), b.input(1)));
+  }
+};
 
 template <class T>
 TensorT<T> relu(const TensorT<T>& x) {
   auto out = map(x, [](auto v) { return where(ei::pcmp_le(v, ei::pzero(v)), ei::pzero(v), v); });
   // d/dx relu = 1 if x > 0, 0 if x <= 0; the mask H > 0 is the same test
-  return record(out, "relu", {x}, [](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.output(), simd::vectorized([](auto g, auto h) {
-      return piecewise(ei::pcmp_lt(ei::pzero(h), h), g, ei::pzero(h), h);
-    })));
+  return record(out, "relu", {x}, [](auto& b) {
+    b.accumulate(0, d::map2("relu_backward", simd::vectorized(kReluGrad), ReluBackward<T>{}, b.grad(), b.output()));
   });
 }
+
+// g where x > 0, else slope g; like relu's, its derivative is itself in g, 0 in x
+template <class T>
+struct LeakyReluGrad {
+  T slope;
+  auto functor() const {
+    return simd::vectorized([s = slope](auto g, auto v) {
+      using P = decltype(v);
+      return piecewise(ei::pcmp_lt(ei::pzero(v), v), g, ei::pmul(g, constant<P>(s)), v);
+    });
+  }
+  void operator()(GraphBackward<T>& b) const {
+    b.accumulate(0, d::map2("leaky_relu_backward", functor(), *this, b.grad(), b.input(1)));
+  }
+};
 
 template <class T>
 TensorT<T> leaky_relu(const TensorT<T>& x, ScalarOf<T> slope) {
@@ -69,13 +98,29 @@ TensorT<T> leaky_relu(const TensorT<T>& x, ScalarOf<T> slope) {
     return where(ei::pcmp_le(v, ei::pzero(v)), ei::pmul(v, constant<P>(slope)), v);
   });
   // d/dx leaky_relu = 1 if x > 0, slope if x <= 0
-  return record(out, "leaky_relu", {x}, [slope](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([slope](auto g, auto v) {
-      using P = decltype(v);
-      return piecewise(ei::pcmp_lt(ei::pzero(v), v), g, ei::pmul(g, constant<P>(slope)), v);
-    })));
+  return record(out, "leaky_relu", {x}, [grad = LeakyReluGrad<T>{slope}](auto& b) {
+    b.accumulate(0, d::map2("leaky_relu_backward", grad.functor(), grad, b.grad(), b.input(0)));
   });
 }
+
+// elu_backward(g, x) = g if x > 0, else g alpha e^x. Its derivative: itself
+// in g; in x, g alpha e^x where x <= 0 (e^min(x, 0), so no inf is masked).
+template <class T>
+struct EluGrad {
+  T alpha;
+  auto functor() const {
+    return simd::vectorized([a = alpha](auto g, auto v) {
+      using P = decltype(v);
+      return where(ei::pcmp_lt(ei::pzero(v), v), g, ei::pmul(g, ei::pmul(constant<P>(a), simd::exp_p(v))));
+    });
+  }
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> x = b.input(1);
+    const TensorT<T> positive = x > T(0);
+    if (b.needs(0)) b.accumulate(0, d::map2("elu_backward", functor(), *this, b.grad(), x));
+    if (b.needs(1)) b.accumulate(1, d::where(positive, T(0), b.grad() * b.input(0) * alpha * exp(d::where(positive, T(0), x))));
+  }
+};
 
 template <class T>
 TensorT<T> elu(const TensorT<T>& x, ScalarOf<T> alpha) {
@@ -85,11 +130,8 @@ TensorT<T> elu(const TensorT<T>& x, ScalarOf<T> alpha) {
   });
   // d/dx elu = 1 if x > 0, alpha e^x if x <= 0 (alpha at 0, as in PyTorch);
   // from the input: alpha + H would lose e^x for very negative x
-  return record(out, "elu", {x}, [alpha](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([alpha](auto g, auto v) {
-      using P = decltype(v);
-      return where(ei::pcmp_lt(ei::pzero(v), v), g, ei::pmul(g, ei::pmul(constant<P>(alpha), simd::exp_p(v))));
-    })));
+  return record(out, "elu", {x}, [grad = EluGrad<T>{alpha}](auto& b) {
+    b.accumulate(0, d::map2("elu_backward", grad.functor(), grad, b.grad(), b.input(0)));
   });
 }
 
@@ -161,6 +203,37 @@ T normal_cdf(T x) {
   return T(0.5) * std::erfc(-x * T(0.70710678118654752440));
 }
 
+// g (Phi(x) + x phi(x)), by the same Phi and phi as the forward.
+template <class T>
+auto gelu_grad() {
+  if constexpr (std::is_same_v<T, float>) {
+    return simd::vectorized([](auto g, auto v) {
+      using P = decltype(v);
+      const Normal<P> n(v);
+      const P slope = where(ei::pcmp_eq(n.density, ei::pzero(v)), ei::pzero(v), ei::pmul(v, n.density));
+      return ei::pmul(g, ei::padd(n.cdf, slope));
+    });
+  } else {
+    return [](T g, T v) {
+      const T density = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+      return g * (normal_cdf(v) + (density == T(0) ? T(0) : v * density));
+    };
+  }
+}
+
+// gelu_backward(g, x): itself in g; in x, g gelu''(x) = g phi(x) (2 - x^2).
+template <class T>
+struct GeluGrad {
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> x = b.input(1);
+    if (b.needs(0)) b.accumulate(0, d::map2("gelu_backward", gelu_grad<T>(), *this, b.grad(), x));
+    if (b.needs(1)) {
+      const TensorT<T> x2 = x * x;
+      b.accumulate(1, b.grad() * b.input(0) * (exp(x2 * T(-0.5)) * T(kInvSqrt2Pi)) * (T(2) - x2));
+    }
+  }
+};
+
 template <class T>
 TensorT<T> gelu_exact(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
@@ -176,20 +249,8 @@ TensorT<T> gelu_exact(const TensorT<T>& x) {
     }));
   }
   // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi)
-  return record(out, "gelu", {x}, [](Backward<T>& b) {
-    if constexpr (std::is_same_v<T, float>) {
-      b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
-        using P = decltype(v);
-        const Normal<P> n(v);
-        const P slope = where(ei::pcmp_eq(n.density, ei::pzero(v)), ei::pzero(v), ei::pmul(v, n.density));
-        return ei::pmul(g, ei::padd(n.cdf, slope));
-      })));
-    } else {
-      b.accumulate(0, b.grad().binaryExpr(b.input(0), [](T g, T v) {
-        const T density = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
-        return g * (normal_cdf(v) + (density == T(0) ? T(0) : v * density));
-      }));
-    }
+  return record(out, "gelu", {x}, [](auto& b) {
+    b.accumulate(0, d::map2("gelu_backward", gelu_grad<T>(), GeluGrad<T>{}, b.grad(), b.input(0)));
   });
 }
 
@@ -202,6 +263,35 @@ P gelu_tanh_arg(const P& v) {  // 2u
                   ei::pmul(v, ei::pmadd(constant<P>(0.044715), v2, constant<P>(1))));
 }
 
+constexpr double kGeluC = 2 * 0.79788456080286535588, kGeluK = 0.044715;
+
+constexpr auto kGeluTanhGrad = [](auto g, auto v) {
+  using P = decltype(v);
+  const P s = simd::sigmoid_p(gelu_tanh_arg(v));
+  const P t = ei::pmul(s, ei::psub(constant<P>(1), s));
+  const P du = ei::pmul(constant<P>(kGeluC), ei::pmadd(constant<P>(3 * kGeluK), ei::pmul(v, v), constant<P>(1)));
+  // where s(1-s) underflows to 0, skip the term (x^2 may be inf there)
+  return ei::pmul(g, where(ei::pcmp_eq(t, ei::pzero(t)), s, ei::padd(s, ei::pmul(ei::pmul(v, t), du))));
+};
+
+// gelu_tanh_backward(g, x): itself in g; in x, with a = 2u, s = sigmoid(a),
+// t = s(1-s): g (t (2a' + x (1-2s) a'^2) + x t a''), a'' = 6 c k x.
+template <class T>
+struct GeluTanhGrad {
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> x = b.input(1);
+    if (b.needs(0)) b.accumulate(0, d::map2("gelu_tanh_backward", simd::vectorized(kGeluTanhGrad), *this, b.grad(), x));
+    if (b.needs(1)) {
+      const TensorT<T> x2 = x * x;
+      const TensorT<T> s = sigmoid(x * (x2 * T(kGeluK) + T(1)) * T(kGeluC));
+      const TensorT<T> t = s * (T(1) - s);
+      const TensorT<T> da = (x2 * T(3 * kGeluK) + T(1)) * T(kGeluC);
+      const TensorT<T> curvature = t * (da * T(2) + x * (T(1) - s * T(2)) * da * da + x * x * T(6 * kGeluC * kGeluK));
+      b.accumulate(1, b.grad() * b.input(0) * curvature);
+    }
+  }
+};
+
 template <class T>
 TensorT<T> gelu_tanh(const TensorT<T>& x) {
   auto out = map(x, [](auto v) {
@@ -209,16 +299,9 @@ TensorT<T> gelu_tanh(const TensorT<T>& x) {
     return where(ei::pcmp_eq(s, ei::pzero(s)), s, ei::pmul(v, s));
   });
   // d/dx x s(2u) = s + x s(1-s) 2u', 2u' = 2 sqrt(2/pi)(1 + 3*0.044715 x^2)
-  return record(out, "gelu_tanh", {x}, [](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
-      using P = decltype(v);
-      const P s = simd::sigmoid_p(gelu_tanh_arg(v));
-      const P t = ei::pmul(s, ei::psub(constant<P>(1), s));
-      const P du = ei::pmul(constant<P>(2 * 0.79788456080286535588),
-                            ei::pmadd(constant<P>(3 * 0.044715), ei::pmul(v, v), constant<P>(1)));
-      // where s(1-s) underflows to 0, skip the term (x^2 may be inf there)
-      return ei::pmul(g, where(ei::pcmp_eq(t, ei::pzero(t)), s, ei::padd(s, ei::pmul(ei::pmul(v, t), du))));
-    })));
+  return record(out, "gelu_tanh", {x}, [](auto& b) {
+    b.accumulate(0, d::map2("gelu_tanh_backward", simd::vectorized(kGeluTanhGrad), GeluTanhGrad<T>{}, b.grad(),
+                            b.input(0)));
   });
 }
 
@@ -229,6 +312,50 @@ TensorT<T> gelu(const TensorT<T>& x, GeluApproximation approximate) {
   return approximate == GeluApproximation::tanh ? gelu_tanh(x) : gelu_exact(x);
 }
 
+namespace {
+
+constexpr auto kSiluGrad = [](auto g, auto v) {
+  using P = decltype(v);
+  const P s = simd::sigmoid_p(v);
+  const P t = ei::pmul(s, ei::psub(constant<P>(1), s));
+  return ei::pmul(g, where(ei::pcmp_eq(t, ei::pzero(t)), s, ei::padd(s, ei::pmul(v, t))));
+};
+
+// silu_backward(g, x): itself in g; in x, g silu''(x) = g s(1-s)(2 + x(1-2s)).
+template <class T>
+struct SiluGrad {
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> x = b.input(1);
+    if (b.needs(0)) b.accumulate(0, d::map2("silu_backward", simd::vectorized(kSiluGrad), *this, b.grad(), x));
+    if (b.needs(1)) {
+      const TensorT<T> s = sigmoid(x);
+      b.accumulate(1, b.grad() * b.input(0) * (s * (T(1) - s) * (x * (T(1) - s * T(2)) + T(2))));
+    }
+  }
+};
+
+constexpr auto kCenteredSigmoidGrad = [](auto g, auto v) {
+  using P = decltype(v);
+  const P s = simd::sigmoid_p(v);
+  return ei::pmul(ei::pmul(g, s), ei::psub(constant<P>(1), s));
+};
+
+// centered_sigmoid_backward(g, x): itself in g; in x, g s(1-s)(1-2s).
+template <class T>
+struct CenteredSigmoidGrad {
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> x = b.input(1);
+    if (b.needs(0))
+      b.accumulate(0, d::map2("centered_sigmoid_backward", simd::vectorized(kCenteredSigmoidGrad), *this, b.grad(), x));
+    if (b.needs(1)) {
+      const TensorT<T> s = sigmoid(x);
+      b.accumulate(1, b.grad() * b.input(0) * (s * (T(1) - s) * (T(1) - s * T(2))));
+    }
+  }
+};
+
+}  // namespace
+
 // Fused: x * sigmoid(x) from two nodes would give NaN (-inf * 0) at x = -inf
 // and keep an extra buffer.
 template <class T>
@@ -238,13 +365,8 @@ TensorT<T> silu(const TensorT<T>& x) {
     return where(ei::pcmp_eq(s, ei::pzero(s)), s, ei::pmul(v, s));
   });
   // d/dx x s(x) = s + x s(1-s)
-  return record(out, "silu", {x}, [](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
-      using P = decltype(v);
-      const P s = simd::sigmoid_p(v);
-      const P t = ei::pmul(s, ei::psub(constant<P>(1), s));
-      return ei::pmul(g, where(ei::pcmp_eq(t, ei::pzero(t)), s, ei::padd(s, ei::pmul(v, t))));
-    })));
+  return record(out, "silu", {x}, [](auto& b) {
+    b.accumulate(0, d::map2("silu_backward", simd::vectorized(kSiluGrad), SiluGrad<T>{}, b.grad(), b.input(0)));
   });
 }
 
@@ -254,11 +376,7 @@ template <class T>
 TensorT<T> softplus(const TensorT<T>& x) {
   auto out = map(x, [](auto v) { return simd::softplus_p(v); });
   // d/dx softplus = sigmoid(x), exact and nonzero far into the lower tail
-  return record(out, "softplus", {x}, [](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
-      return ei::pmul(g, simd::sigmoid_p(v));
-    })));
-  });
+  return record(out, "softplus", {x}, [](auto& b) { b.accumulate(0, b.grad() * d::sigmoid(b.input(0))); });
 }
 
 // Fused, for three reasons: the node is named "centered_sigmoid" (diagnostics
@@ -275,12 +393,9 @@ TensorT<T> centered_sigmoid(const TensorT<T>& x) {
     return where(ei::pcmp_lt(v, ei::pzero(v)), ei::pnegate(half), half);
   });
   // d/dx (sigmoid - 1/2) = s(1-s), s = sigmoid(x) recomputed exactly as sigmoid does
-  return record(out, "centered_sigmoid", {x}, [](Backward<T>& b) {
-    b.accumulate(0, b.grad().binaryExpr(b.input(0), simd::vectorized([](auto g, auto v) {
-      using P = decltype(v);
-      const P s = simd::sigmoid_p(v);
-      return ei::pmul(ei::pmul(g, s), ei::psub(constant<P>(1), s));
-    })));
+  return record(out, "centered_sigmoid", {x}, [](auto& b) {
+    b.accumulate(0, d::map2("centered_sigmoid_backward", simd::vectorized(kCenteredSigmoidGrad),
+                            CenteredSigmoidGrad<T>{}, b.grad(), b.input(0)));
   });
 }
 
@@ -289,7 +404,7 @@ TensorT<T> identity(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
   out.values() = x.values();
   // d/dx x = 1
-  return record(out, "identity", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad()); });
+  return record(out, "identity", {x}, [](auto& b) { b.accumulate(0, b.grad()); });
 }
 
 // --- softmax and log-softmax along an axis ------------------------------------
@@ -324,6 +439,65 @@ struct AxisSplit {
 
 constexpr auto kExp = [](auto v) { return simd::exp_p(v); };
 
+// dx += H (g - sum(g H)) along the axis
+template <class T>
+struct SoftmaxGrad {
+  AxisSplit split;
+  void operator()(T* dx, const T* gd, const T* hd) const {
+    split.for_each_block([&](auto order, Index offset, Index rows) {
+      constexpr int O = decltype(order)::value;
+      ConstLines<T, O> g(gd + offset, rows, split.n), h(hd + offset, rows, split.n);
+      Lines<T, O> d(dx + offset, rows, split.n);
+      const Column<T> dot = (g * h).rowwise().sum();
+      d += h * (g.colwise() - dot);
+    });
+  }
+};
+
+// softmax_backward(g, H) = H (g - <g, H>): symmetric in g, so its derivative
+// in g is itself; in H, up (g - <g, H>) - g <up, H> (sums along the axis).
+template <class T>
+struct SoftmaxGradBackward {
+  AxisSplit split;
+  int axis;
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> g = b.input(0), h = b.input(1);
+    const TensorT<T>& up = b.grad();
+    d::kernel(b, 0, "softmax_backward", SoftmaxGrad<T>{split}, *this, up, h);
+    if (b.needs(1)) b.accumulate(1, up * (g - sum(g * h, axis, true)) - g * sum(up * h, axis, true));
+  }
+};
+
+// dx += g - e^H sum(g) along the axis
+template <class T>
+struct LogSoftmaxGrad {
+  AxisSplit split;
+  void operator()(T* dx, const T* gd, const T* hd) const {
+    split.for_each_block([&](auto order, Index offset, Index rows) {
+      constexpr int O = decltype(order)::value;
+      ConstLines<T, O> g(gd + offset, rows, split.n), h(hd + offset, rows, split.n);
+      Lines<T, O> d(dx + offset, rows, split.n);
+      const Column<T> total = simd::ordered(g).rowwise().sum();
+      const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, O> p = h.unaryExpr(simd::vectorized(kExp));
+      d += g - p.colwise() * total;
+    });
+  }
+};
+
+// log_softmax_backward(g, H) = g - e^H sum(g): in g, up - sum(up e^H); in H,
+// -up e^H sum(g).
+template <class T>
+struct LogSoftmaxGradBackward {
+  AxisSplit split;
+  int axis;
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> g = b.input(0), p = exp(b.input(1));
+    const TensorT<T>& up = b.grad();
+    if (b.needs(0)) b.accumulate(0, up - sum(up * p, axis, true));
+    if (b.needs(1)) b.accumulate(1, -(up * p * sum(g, axis, true)));
+  }
+};
+
 }  // namespace
 
 // Fused: from exp/sum/div nodes the exponentials overflow without the shift,
@@ -342,16 +516,9 @@ TensorT<T> softmax(const TensorT<T>& x, int axis) {
     y.colwise() /= Column<T>(simd::ordered(y).rowwise().sum());
   });
   // d/dx_i softmax_j = H_j (delta_ij - H_i), so dx = H (g - sum(g H))
-  return record(out, "softmax", {x}, [split](Backward<T>& b) {
-    if (!b.needs(0)) return;
-    T* dx = b.grad_matrix_of(0, b.output_shape().numel(), 1).data();
-    split.for_each_block([&](auto order, Index offset, Index rows) {
-      constexpr int O = decltype(order)::value;
-      ConstLines<T, O> g(b.grad().data() + offset, rows, split.n), h(b.output().data() + offset, rows, split.n);
-      Lines<T, O> d(dx + offset, rows, split.n);
-      const Column<T> dot = (g * h).rowwise().sum();
-      d += h * (g.colwise() - dot);
-    });
+  return record(out, "softmax", {x}, [split, axis](auto& b) {
+    d::kernel(b, 0, "softmax_backward", SoftmaxGrad<T>{split}, SoftmaxGradBackward<T>{split, axis}, b.grad(),
+              b.output());
   });
 }
 
@@ -371,17 +538,9 @@ TensorT<T> log_softmax(const TensorT<T>& x, int axis) {
     y.colwise() -= log_total;
   });
   // d/dx_i log_softmax_j = delta_ij - softmax_i, so dx = g - e^H sum(g)
-  return record(out, "log_softmax", {x}, [split](Backward<T>& b) {
-    if (!b.needs(0)) return;
-    T* dx = b.grad_matrix_of(0, b.output_shape().numel(), 1).data();
-    split.for_each_block([&](auto order, Index offset, Index rows) {
-      constexpr int O = decltype(order)::value;
-      ConstLines<T, O> g(b.grad().data() + offset, rows, split.n), h(b.output().data() + offset, rows, split.n);
-      Lines<T, O> d(dx + offset, rows, split.n);
-      const Column<T> total = simd::ordered(g).rowwise().sum();
-      const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, O> p = h.unaryExpr(simd::vectorized(kExp));
-      d += g - p.colwise() * total;
-    });
+  return record(out, "log_softmax", {x}, [split, axis](auto& b) {
+    d::kernel(b, 0, "log_softmax_backward", LogSoftmaxGrad<T>{split}, LogSoftmaxGradBackward<T>{split, axis},
+              b.grad(), b.output());
   });
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../engine/record.hpp"
+#include "derivative.hpp"
 #include "simd.hpp"
 
 namespace ember {
@@ -45,9 +46,15 @@ TensorT<T> broadcast_binary(const char* op, const TensorT<T>& a, const TensorT<T
 
 using simd::map;
 
+// Input i at the output's shape: a broadcast copy on the fast path, the
+// tensor itself on the recorded one (its ops broadcast).
 template <class T>
 Broadcast<T> input_as_output(const Backward<T>& b, int i) {
   return Broadcast<T>(b.input(i).data(), b.input_shape(i), b.output_shape());
+}
+template <class T>
+d::Held<T> input_as_output(const GraphBackward<T>& b, int i) {
+  return {b.input(i)};
 }
 
 }  // namespace
@@ -58,7 +65,7 @@ template <class T>
 TensorT<T> operator+(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = broadcast_binary("add", a, b, [](auto x, auto y) { return x + y; });
   // d/da (a+b) = 1, d/db (a+b) = 1
-  return record(out, "add", {a, b}, [](Backward<T>& g) {
+  return record(out, "add", {a, b}, [](auto& g) {
     g.accumulate(0, g.grad());
     g.accumulate(1, g.grad());
   });
@@ -68,7 +75,7 @@ template <class T>
 TensorT<T> operator-(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = broadcast_binary("sub", a, b, [](auto x, auto y) { return x - y; });
   // d/da (a-b) = 1, d/db (a-b) = -1
-  return record(out, "sub", {a, b}, [](Backward<T>& g) {
+  return record(out, "sub", {a, b}, [](auto& g) {
     g.accumulate(0, g.grad());
     g.accumulate(1, -g.grad());
   });
@@ -78,7 +85,7 @@ template <class T>
 TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = broadcast_binary("mul", a, b, [](auto x, auto y) { return x * y; });
   // d/da (ab) = b, d/db (ab) = a
-  return record(out, "mul", {a, b}, [](Backward<T>& g) {
+  return record(out, "mul", {a, b}, [](auto& g) {
     if (g.needs(0)) g.accumulate(0, g.grad() * input_as_output(g, 1).array());
     if (g.needs(1)) g.accumulate(1, g.grad() * input_as_output(g, 0).array());
   });
@@ -88,7 +95,7 @@ template <class T>
 TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = broadcast_binary("div", a, b, [](auto x, auto y) { return x / y; });
   // d/da (a/b) = 1/b, d/db (a/b) = -a/b^2 = -out/b
-  return record(out, "div", {a, b}, [](Backward<T>& g) {
+  return record(out, "div", {a, b}, [](auto& g) {
     auto divisor = input_as_output(g, 1);
     if (g.needs(0)) g.accumulate(0, g.grad() / divisor.array());
     if (g.needs(1)) g.accumulate(1, -g.grad() * g.output() / divisor.array());
@@ -100,7 +107,7 @@ TensorT<T> operator+(const TensorT<T>& a, ScalarOf<T> s) {
   auto out = TensorT<T>::empty(a.shape());
   out.values() = a.values() + s;
   // d/da (a+s) = 1
-  return record(out, "add_scalar", {a}, [](Backward<T>& g) { g.accumulate(0, g.grad()); });
+  return record(out, "add_scalar", {a}, [](auto& g) { g.accumulate(0, g.grad()); });
 }
 template <class T>
 TensorT<T> operator+(ScalarOf<T> s, const TensorT<T>& a) {
@@ -116,7 +123,7 @@ TensorT<T> operator-(ScalarOf<T> s, const TensorT<T>& a) {
   auto out = TensorT<T>::empty(a.shape());
   out.values() = s - a.values();
   // d/da (s-a) = -1
-  return record(out, "rsub_scalar", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad()); });
+  return record(out, "rsub_scalar", {a}, [](auto& g) { g.accumulate(0, -g.grad()); });
 }
 
 template <class T>
@@ -124,7 +131,7 @@ TensorT<T> operator*(const TensorT<T>& a, ScalarOf<T> s) {
   auto out = TensorT<T>::empty(a.shape());
   out.values() = a.values() * s;
   // d/da (as) = s
-  return record(out, "mul_scalar", {a}, [s](Backward<T>& g) { g.accumulate(0, g.grad() * s); });
+  return record(out, "mul_scalar", {a}, [s](auto& g) { g.accumulate(0, g.grad() * s); });
 }
 template <class T>
 TensorT<T> operator*(ScalarOf<T> s, const TensorT<T>& a) {
@@ -136,7 +143,7 @@ TensorT<T> operator/(const TensorT<T>& a, ScalarOf<T> s) {
   auto out = TensorT<T>::empty(a.shape());
   out.values() = a.values() / s;
   // d/da (a/s) = 1/s
-  return record(out, "div_scalar", {a}, [s](Backward<T>& g) { g.accumulate(0, g.grad() / s); });
+  return record(out, "div_scalar", {a}, [s](auto& g) { g.accumulate(0, g.grad() / s); });
 }
 
 template <class T>
@@ -144,35 +151,35 @@ TensorT<T> operator/(ScalarOf<T> s, const TensorT<T>& a) {
   auto out = TensorT<T>::empty(a.shape());
   out.values() = s / a.values();
   // d/da (s/a) = -s/a^2 = -out/a
-  return record(out, "rdiv_scalar", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad() * g.output() / g.input(0)); });
+  return record(out, "rdiv_scalar", {a}, [](auto& g) { g.accumulate(0, -g.grad() * g.output() / g.input(0)); });
 }
 
 template <class T>
 TensorT<T> operator-(const TensorT<T>& a) {
   auto out = map(a, [](auto v) { return simd::negate_p(v); });
   // d/da (-a) = -1
-  return record(out, "neg", {a}, [](Backward<T>& g) { g.accumulate(0, -g.grad()); });
+  return record(out, "neg", {a}, [](auto& g) { g.accumulate(0, -g.grad()); });
 }
 
 template <class T>
 TensorT<T> exp(const TensorT<T>& x) {
   auto out = map(x, [](auto v) { return simd::exp_ieee_p(v); });
   // d/dx e^x = e^x
-  return record(out, "exp", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() * g.output()); });
+  return record(out, "exp", {x}, [](auto& g) { g.accumulate(0, g.grad() * g.output()); });
 }
 
 template <class T>
 TensorT<T> log(const TensorT<T>& x) {
   auto out = map(x, [](auto v) { return simd::log_ieee_p(v); });
   // d/dx ln x = 1/x
-  return record(out, "log", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() / g.input(0)); });
+  return record(out, "log", {x}, [](auto& g) { g.accumulate(0, g.grad() / g.input(0)); });
 }
 
 template <class T>
 TensorT<T> sqrt(const TensorT<T>& x) {
   auto out = map(x, [](auto v) { return simd::sqrt_p(v); });
   // d/dx sqrt(x) = 1 / (2 sqrt(x))
-  return record(out, "sqrt", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() / (T(2) * g.output())); });
+  return record(out, "sqrt", {x}, [](auto& g) { g.accumulate(0, g.grad() / (T(2) * g.output())); });
 }
 
 template <class T>
@@ -180,18 +187,16 @@ TensorT<T> abs(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(x.shape());
   out.values() = x.values().abs();
   // d/dx |x| = sign(x), 0 at x = 0
-  return record(out, "abs", {x}, [](Backward<T>& g) { g.accumulate(0, g.grad() * g.input(0).sign()); });
+  return record(out, "abs", {x}, [](auto& g) { g.accumulate(0, g.grad() * d::sign(g.input(0))); });
 }
 
 template <class T>
 TensorT<T> pow(const TensorT<T>& x, ScalarOf<T> p) {
   auto out = map(x, [p](auto v) { return simd::pow_p(v, p); });
   // d/dx x^p = p x^(p-1); exactly 0 for p = 0 (also at x = 0)
-  return record(out, "pow", {x}, [p](Backward<T>& g) {
+  return record(out, "pow", {x}, [p](auto& g) {
     if (p == T(0)) g.accumulate(0, g.grad() * T(0));
-    else g.accumulate(0, g.grad() * p * g.input(0).unaryExpr(simd::vectorized([q = p - T(1)](auto v) {
-      return simd::pow_p(v, q);
-    })));
+    else g.accumulate(0, g.grad() * p * d::pow(g.input(0), p - T(1)));
   });
 }
 
@@ -201,9 +206,8 @@ TensorT<T> clamp(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
   auto out = TensorT<T>::empty(x.shape());
   out.values() = x.values().max(low).min(high);
   // d/dx clamp(x) = 1 for low <= x <= high, else 0
-  return record(out, "clamp", {x}, [low, high](Backward<T>& g) {
-    auto in = g.input(0);
-    g.accumulate(0, (in >= low && in <= high).select(g.grad(), T(0)));
+  return record(out, "clamp", {x}, [low, high](auto& g) {
+    g.accumulate(0, d::where(d::inside(g.input(0), low, high), g.grad(), T(0)));
   });
 }
 

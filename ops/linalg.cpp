@@ -4,6 +4,7 @@
 
 #include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
+#include "derivative.hpp"
 
 namespace ember {
 
@@ -22,6 +23,55 @@ struct Batched {
   Index batch, rows, cols;
   explicit Batched(const Shape& s) : batch(leading(s)), rows(s[s.rank() - 2]), cols(s[s.rank() - 1]) {}
   Index stride() const { return rows * cols; }
+};
+
+// dA += G B^T, matrix by matrix. Its derivative (inputs G, B): up B in G,
+// up^T G in B.
+template <class T>
+struct MatmulGradA {
+  Batched x, y;
+  void operator()(T* ga, const T* grad, const T* b_data) const {
+    const Index g_stride = x.rows * y.cols;
+    if (g_stride == 0 || x.stride() == 0) return;  // an empty product: zero gradient
+    for (Index i = 0; i < x.batch; ++i)            // g:[n,m] b:[k,m] -> dA:[n,k]
+      gemm(MatrixMap<T>(ga + i * x.stride(), x.rows, x.cols), ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols),
+           ConstMatrixMap<T>(b_data + i * y.stride(), y.rows, y.cols).transpose(), Gemm::add);
+  }
+  void operator()(GraphBackward<T>& b) const {
+    if (b.needs(0)) b.accumulate(0, matmul(b.grad(), b.input(1)));
+    if (b.needs(1)) b.accumulate(1, matmul(transpose(b.grad()), b.input(0)));
+  }
+};
+
+// dB += A^T G. Its derivative (inputs A, G): G up^T in A, A up in G.
+template <class T>
+struct MatmulGradB {
+  Batched x, y;
+  void operator()(T* gb, const T* a_data, const T* grad) const {
+    const Index g_stride = x.rows * y.cols;
+    if (g_stride == 0 || y.stride() == 0) return;
+    for (Index i = 0; i < y.batch; ++i)  // a:[n,k] g:[n,m] -> dB:[k,m]
+      gemm(MatrixMap<T>(gb + i * y.stride(), y.rows, y.cols),
+           ConstMatrixMap<T>(a_data + i * x.stride(), x.rows, x.cols).transpose(),
+           ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols), Gemm::add);
+  }
+  void operator()(GraphBackward<T>& b) const {
+    if (b.needs(0)) b.accumulate(0, matmul(b.input(1), transpose(b.grad())));
+    if (b.needs(1)) b.accumulate(1, matmul(b.input(0), b.grad()));
+  }
+};
+
+// dX += G^T, matrix by matrix; its derivative is the transpose again.
+template <class T>
+struct TransposeGrad {
+  Batched m;
+  void operator()(T* gi, const T* grad) const {
+    if (m.stride() == 0) return;
+    for (Index i = 0; i < m.batch; ++i)
+      MatrixMap<T>(gi + i * m.stride(), m.rows, m.cols) +=
+          ConstMatrixMap<T>(grad + i * m.stride(), m.cols, m.rows).transpose();
+  }
+  void operator()(GraphBackward<T>& b) const { b.accumulate(0, transpose(b.grad())); }
 };
 
 }  // namespace
@@ -47,33 +97,13 @@ TensorT<T> matmul(const TensorT<T>& a, const TensorT<T>& b) {
            ConstMatrixMap<T>(a.data() + i * x.stride(), x.rows, x.cols),
            ConstMatrixMap<T>(b.data() + i * y.stride(), y.rows, y.cols), Gemm::assign);
   // d/dA (A B) = G B^T, d/dB (A B) = A^T G; each GEMM accumulates straight
-  // into the input's gradient buffer, with no temporary.
-  return record(out, "matmul", {a, b}, [](Backward<T>& g) {
+  // into the input's gradient buffer, with no temporary. Each input's values
+  // are read only for the other's gradient (and checked against in-place
+  // changes only then, Note [versions]).
+  return record(out, "matmul", {a, b}, [](auto& g) {
     const Batched x(g.input_shape(0)), y(g.input_shape(1));
-    const Index g_stride = x.rows * y.cols;
-    const T* grad = g.grad().data();
-    // Each input's values are read only for the other's gradient (and checked
-    // against in-place changes only then, Note [versions]).
-    const T* a_data = g.needs(1) ? g.input(0).data() : nullptr;
-    const T* b_data = g.needs(0) ? g.input(1).data() : nullptr;
-    if (g_stride == 0) {  // an empty product: zero gradients, without a loop over the batch
-      for (int i = 0; i < 2; ++i)
-        if (g.needs(i)) g.grad_matrix_of(i, g.input_shape(i).numel(), 1);
-      return;
-    }
-    if (g.needs(0) && x.stride() > 0) {
-      T* ga = g.grad_matrix_of(0, x.batch * x.rows, x.cols).data();
-      for (Index i = 0; i < x.batch; ++i)  // g:[n,m] b:[k,m] -> dA:[n,k]
-        gemm(MatrixMap<T>(ga + i * x.stride(), x.rows, x.cols), ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols),
-             ConstMatrixMap<T>(b_data + i * y.stride(), y.rows, y.cols).transpose(), Gemm::add);
-    }
-    if (g.needs(1) && y.stride() > 0) {
-      T* gb = g.grad_matrix_of(1, y.batch * y.rows, y.cols).data();
-      for (Index i = 0; i < y.batch; ++i)  // a:[n,k] g:[n,m] -> dB:[k,m]
-        gemm(MatrixMap<T>(gb + i * y.stride(), y.rows, y.cols),
-             ConstMatrixMap<T>(a_data + i * x.stride(), x.rows, x.cols).transpose(),
-             ConstMatrixMap<T>(grad + i * g_stride, x.rows, y.cols), Gemm::add);
-    }
+    if (g.needs(0)) d::kernel(g, 0, "matmul_backward", MatmulGradA<T>{x, y}, MatmulGradA<T>{x, y}, g.grad(), g.input(1));
+    if (g.needs(1)) d::kernel(g, 1, "matmul_backward", MatmulGradB<T>{x, y}, MatmulGradB<T>{x, y}, g.input(0), g.grad());
   });
 }
 
@@ -94,14 +124,9 @@ TensorT<T> transpose(const TensorT<T>& x) {
       MatrixMap<T>(out.data() + i * m.stride(), m.cols, m.rows) =
           ConstMatrixMap<T>(x.data() + i * m.stride(), m.rows, m.cols).transpose();
   // d/dX X^T = G^T, matrix by matrix
-  return record(out, "transpose", {x}, [](Backward<T>& g) {
-    const Batched m(g.input_shape(0));
-    T* gi = g.grad_matrix_of(0, m.batch * m.rows, m.cols).data();
-    if (m.stride() == 0) return;
-    const T* grad = g.grad().data();
-    for (Index i = 0; i < m.batch; ++i)
-      MatrixMap<T>(gi + i * m.stride(), m.rows, m.cols) +=
-          ConstMatrixMap<T>(grad + i * m.stride(), m.cols, m.rows).transpose();
+  return record(out, "transpose", {x}, [](auto& g) {
+    const TransposeGrad<T> grad{Batched(g.input_shape(0))};
+    d::kernel(g, 0, "transpose_backward", grad, grad, g.grad());
   });
 }
 

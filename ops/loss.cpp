@@ -1,10 +1,12 @@
 #include "loss.hpp"
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "../engine/record.hpp"
+#include "derivative.hpp"
 #include "simd.hpp"
 
 namespace ember {
@@ -58,6 +60,35 @@ template <class T, class F>
 void with_upstream(const Backward<T>& b, Reduction r, Index n, F&& f) {
   if (r == Reduction::none) return f(b.grad());
   f(Column<T>::Constant(n, r == Reduction::mean ? b.grad()(0) / T(n) : b.grad()(0)));
+}
+
+template <class T, class F>
+void with_upstream(const GraphBackward<T>& b, Reduction r, Index n, F&& f) {
+  if (r == Reduction::none) return f(b.grad());
+  f(r == Reduction::mean ? b.grad() / T(n) : b.grad());
+}
+
+// The upstream gradient of each row's loss as a [rows, 1] tensor (or a
+// scalar, which broadcasts the same way).
+template <class T>
+TensorT<T> per_row(const TensorT<T>& g, Reduction r, Index rows) {
+  if (r == Reduction::none) return reshape(g, {rows, Index(1)});
+  return r == Reduction::mean ? g / T(rows) : g;
+}
+
+// The loss's gradient in its upstream g from U, dL/d(element losses') [rows, cols] contributions W:
+// the rows' sums (none) or the total, divided by rows for the mean.
+template <class T>
+TensorT<T> reduce_like(const TensorT<T>& w, Reduction r, Index rows) {
+  if (r == Reduction::none) return sum(w, 1);
+  return r == Reduction::mean ? sum(w) / T(rows) : sum(w);
+}
+
+template <class T>
+TensorT<T> one_hot(std::span<const Index> classes, Index cols) {
+  auto y = TensorT<T>::zeros(Shape{static_cast<Index>(classes.size()), cols});
+  for (std::size_t i = 0; i < classes.size(); ++i) y.node().value.data()[Index(i) * cols + classes[i]] = T(1);
+  return y;
 }
 
 // max(v, -100), keeping NaN.
@@ -114,7 +145,7 @@ TensorT<T> mse_loss(const TensorT<T>& pred, const TensorT<T>& target, Reduction 
   check_same_shape("mse_loss", pred.shape(), target.shape());
   auto out = reduce<T>((pred.values() - target.values()).square(), pred.shape(), reduction);
   // d/dp (p-y)^2 = 2(p-y), d/dy (p-y)^2 = -2(p-y)
-  return record(out, "mse_loss", {pred, target}, [reduction](Backward<T>& b) {
+  return record(out, "mse_loss", {pred, target}, [reduction](auto& b) {
     const Index n = b.input_shape(0).numel();
     with_upstream(b, reduction, n, [&](const auto& up) {
       if (b.needs(0)) b.accumulate(0, T(2) * up * (b.input(0) - b.input(1)));
@@ -122,6 +153,47 @@ TensorT<T> mse_loss(const TensorT<T>& pred, const TensorT<T>& target, Reduction 
     });
   });
 }
+
+namespace {
+
+// (p - y) / max(p (1 - p), 1e-12)
+constexpr auto kBceGrad = [](auto q, auto y) {
+  using P = decltype(q);
+  const P den = ei::pmul(q, ei::psub(constant<P>(1), q));
+  return ei::pdiv(ei::psub(q, y), where(ei::pcmp_lt(den, constant<P>(1e-12)), constant<P>(1e-12), den));
+};
+// log(1 - p) - log(p), each clamped at -100 (y is not read)
+constexpr auto kBceTargetGrad = [](auto q, auto) {
+  return ei::psub(clamp_log(simd::log1p_p(ei::pnegate(q))), clamp_log(ei::plog(q)));
+};
+
+// Derivatives of kBceGrad: in p, (den - (p - y)(1 - 2p)) / den^2 where den is
+// not floored (1/1e-12 where it is); in y, -1/den.
+template <class T>
+struct BceGrad {
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> q = b.input(0), y = b.input(1);
+    const TensorT<T> raw = q * (T(1) - q);
+    const TensorT<T> floored = raw < T(1e-12);
+    const TensorT<T> den = d::where(floored, T(1e-12), raw);
+    if (b.needs(0))
+      b.accumulate(0, b.grad() * (T(1) / den - d::where(floored, T(0), (q - y) * (T(1) - q * T(2)) / (den * den))));
+    if (b.needs(1)) b.accumulate(1, -b.grad() / den);
+  }
+};
+// Derivative of kBceTargetGrad in p: -1/(1-p) - 1/p where the logs are not clamped.
+template <class T>
+struct BceTargetGrad {
+  void operator()(GraphBackward<T>& b) const {
+    if (!b.needs(0)) return;
+    const TensorT<T> q = b.input(0);
+    const TensorT<T> low = log(q) < T(-100), high = log(T(1) - q) < T(-100);
+    const TensorT<T> safe = d::where(low + high, T(0.5), q);  // 1/q and 1/(1-q) only where used
+    b.accumulate(0, -(b.grad() * (d::where(high, T(0), T(1) / (T(1) - safe)) + d::where(low, T(0), T(1) / safe))));
+  }
+};
+
+}  // namespace
 
 template <class T>
 TensorT<T> binary_cross_entropy(const TensorT<T>& prob, const TensorT<T>& target, Reduction reduction) {
@@ -143,19 +215,15 @@ TensorT<T> binary_cross_entropy(const TensorT<T>& prob, const TensorT<T>& target
                        prob.shape(), reduction);
   // d/dp = -y/p + (1-y)/(1-p) = (p-y)/(p(1-p)), the denominator floored at
   // 1e-12 as in PyTorch; d/dy = log(1-p) - log(p), clamped as in the forward
-  return record(out, "binary_cross_entropy", {prob, target}, [reduction](Backward<T>& b) {
+  return record(out, "binary_cross_entropy", {prob, target}, [reduction](auto& b) {
     const Index n = b.input_shape(0).numel();
     with_upstream(b, reduction, n, [&](const auto& up) {
       if (b.needs(0))
-        b.accumulate(0, up * b.input(0).binaryExpr(b.input(1), simd::vectorized([](auto q, auto y) {
-          using P = decltype(q);
-          const P den = ei::pmul(q, ei::psub(constant<P>(1), q));
-          return ei::pdiv(ei::psub(q, y), where(ei::pcmp_lt(den, constant<P>(1e-12)), constant<P>(1e-12), den));
-        })));
+        b.accumulate(0, up * d::map2("binary_cross_entropy_backward", simd::vectorized(kBceGrad), BceGrad<T>{},
+                                     b.input(0), b.input(1)));
       if (b.needs(1))
-        b.accumulate(1, up * b.input(0).unaryExpr(simd::vectorized([](auto q) {
-          return ei::psub(clamp_log(simd::log1p_p(ei::pnegate(q))), clamp_log(ei::plog(q)));
-        })));
+        b.accumulate(1, up * d::map2("binary_cross_entropy_target_backward", simd::vectorized(kBceTargetGrad),
+                                     BceTargetGrad<T>{}, b.input(0), b.input(1)));
     });
   });
 }
@@ -169,17 +237,66 @@ TensorT<T> binary_cross_entropy_with_logits(const TensorT<T>& logits, const Tens
                        })),
                        logits.shape(), reduction);
   // d/dz = sigmoid(z) - y, d/dy = -z
-  return record(out, "binary_cross_entropy_with_logits", {logits, target}, [reduction](Backward<T>& b) {
+  return record(out, "binary_cross_entropy_with_logits", {logits, target}, [reduction](auto& b) {
     const Index n = b.input_shape(0).numel();
     with_upstream(b, reduction, n, [&](const auto& up) {
-      if (b.needs(0))
-        b.accumulate(0, up * b.input(0).binaryExpr(b.input(1), simd::vectorized([](auto z, auto y) {
-          return ei::psub(simd::sigmoid_p(z), y);
-        })));
+      if (b.needs(0)) b.accumulate(0, up * (d::sigmoid(b.input(0)) - b.input(1)));
       if (b.needs(1)) b.accumulate(1, -up * b.input(0));
     });
   });
 }
+
+namespace {
+
+// dz += u (softmax(z) - onehot(class)) row by row, u the rows' upstream
+// gradients; softmax from the forward's log-sum-exp. Its derivative (inputs
+// g, z): in g, the upstream U contracted with softmax(z) - onehot per row;
+// in z, softmax's backward of U u, both in ops.
+template <class T>
+struct CrossEntropyGrad {
+  Reduction reduction;
+  Index rows, cols;
+  Column<T> lse;
+  std::vector<Index> classes;
+  void operator()(T* dz, const T* g, const T* zd) const {
+    Rows<T> d(dz, rows, cols);
+    ConstRows<T> z(zd, rows, cols);
+    const Column<T> u = reduction == Reduction::none ? Column<T>(ConstArrayMap<T>(g, rows))
+                                                     : Column<T>::Constant(rows, reduction == Reduction::mean
+                                                                                     ? g[0] / T(rows)
+                                                                                     : g[0]);
+    d += exp_rows(z.colwise() - lse).colwise() * u;
+    for (Index i = 0; i < rows; ++i) d(i, classes[static_cast<std::size_t>(i)]) -= u[i];
+  }
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T>& up = b.grad();
+    const TensorT<T> p = softmax(b.input(1), 1);
+    if (b.needs(0)) b.accumulate(0, reduce_like(up * (p - one_hot<T>(classes, cols)), reduction, rows));
+    if (b.needs(1)) {
+      const TensorT<T> w = up * per_row(b.input(0), reduction, rows);
+      b.accumulate(1, p * (w - sum(w * p, 1, true)));
+    }
+  }
+};
+
+// dlp[i, class_i] -= u_i; its derivative in g gathers the upstream there.
+template <class T>
+struct NllGrad {
+  Reduction reduction;
+  Index rows, cols;
+  std::vector<Index> classes;
+  void operator()(T* dlp, const T* g) const {
+    Rows<T> d(dlp, rows, cols);
+    for (Index i = 0; i < rows; ++i)
+      d(i, classes[static_cast<std::size_t>(i)]) -=
+          reduction == Reduction::none ? g[i] : reduction == Reduction::mean ? g[0] / T(rows) : g[0];
+  }
+  void operator()(GraphBackward<T>& b) const {
+    if (b.needs(0)) b.accumulate(0, -reduce_like(b.grad() * one_hot<T>(classes, cols), reduction, rows));
+  }
+};
+
+}  // namespace
 
 // Fused: from log_softmax and nll_loss nodes it would keep an [N, C] buffer
 // of log-probabilities; here the backward needs only one log-sum-exp per row.
@@ -196,17 +313,10 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const Index> classe
   for (Index i = 0; i < rows; ++i) losses[i] = lse[i] - z(i, classes[static_cast<std::size_t>(i)]);
   auto out = reduce<T>(losses, Shape{rows}, reduction);
   // d/dz_ij = softmax(z_i)_j - [j = class_i]
-  std::vector<Index> kept(classes.begin(), classes.end());
   return record(out, "cross_entropy", {logits},
-                [reduction, rows, cols, lse = std::move(lse), classes = std::move(kept)](Backward<T>& b) {
-                  if (!b.needs(0)) return;
-                  Rows<T> d(b.grad_matrix_of(0, rows, cols).data(), rows, cols);
-                  ConstRows<T> z(b.input(0).data(), rows, cols);
-                  with_upstream(b, reduction, rows, [&](const auto& up) {
-                    const Column<T> u = up;
-                    d += exp_rows(z.colwise() - lse).colwise() * u;
-                    for (Index i = 0; i < rows; ++i) d(i, classes[static_cast<std::size_t>(i)]) -= u[i];
-                  });
+                [grad = CrossEntropyGrad<T>{reduction, rows, cols, std::move(lse),
+                                            std::vector<Index>(classes.begin(), classes.end())}](auto& b) {
+                  d::kernel(b, 0, "cross_entropy_backward", std::cref(grad), grad, b.grad(), b.input(0));
                 });
 }
 
@@ -220,13 +330,8 @@ TensorT<T> nll_loss(const TensorT<T>& log_probs, std::span<const Index> classes,
   auto out = reduce<T>(losses, Shape{rows}, reduction);
   // d/dlp_ij = -[j = class_i]
   return record(out, "nll_loss", {log_probs},
-                [reduction, rows, cols, classes = std::vector<Index>(classes.begin(), classes.end())](Backward<T>& b) {
-                  if (!b.needs(0)) return;
-                  Rows<T> d(b.grad_matrix_of(0, rows, cols).data(), rows, cols);
-                  with_upstream(b, reduction, rows, [&](const auto& up) {
-                    for (Index i = 0; i < rows; ++i) d(i, classes[static_cast<std::size_t>(i)]) -= up[i];
-                  });
-                });
+                [grad = NllGrad<T>{reduction, rows, cols, std::vector<Index>(classes.begin(), classes.end())}](
+                    auto& b) { d::kernel(b, 0, "nll_loss_backward", std::cref(grad), grad, b.grad()); });
 }
 
 #define EMBER_INSTANTIATE(T)                                                                                    \

@@ -1,8 +1,10 @@
 #include "reduction.hpp"
 
 #include <cmath>
+#include <functional>
 
 #include "../engine/record.hpp"
+#include "derivative.hpp"
 
 namespace ember {
 
@@ -49,19 +51,41 @@ void sum_along(const T* x, const AxisView& v, T* out, T scale) {
   }
 }
 
-// grad_x[o, k, i] += scale * g[o, i]
+// grad_x[o, k, i] += scale * g[o, i] ("sum_backward"); its derivative sums
+// the upstream gradient along the axis again, times scale.
 template <class T>
-void spread_along(Backward<T>& b, const AxisView& v, T scale) {
-  auto gi = b.grad_matrix_of(0, v.outer * v.size, v.inner);  // zeros when new
-  if (v.outer * v.size * v.inner == 0) return;
-  ConstMatrixMap<T> g(b.grad().data(), v.outer, v.inner);
-  if (v.inner == 1) {
-    MatrixMap<T> rows(gi.data(), v.outer, v.size);
-    for (Index r = 0; r < v.outer; ++r) rows.row(r).array() += g(r, 0) * scale;
-  } else {
-    for (Index r = 0; r < v.outer; ++r)
-      for (Index k = 0; k < v.size; ++k) gi.row(r * v.size + k) += scale * g.row(r);
+struct SpreadAlong {
+  int axis;
+  bool keepdim;
+  AxisView v;
+  T scale;
+  void operator()(T* dst, const T* gd) const {
+    if (v.outer * v.size * v.inner == 0) return;
+    ConstMatrixMap<T> g(gd, v.outer, v.inner);
+    MatrixMap<T> gi(dst, v.outer * v.size, v.inner);
+    if (v.inner == 1) {
+      MatrixMap<T> rows(gi.data(), v.outer, v.size);
+      for (Index r = 0; r < v.outer; ++r) rows.row(r).array() += g(r, 0) * scale;
+    } else {
+      for (Index r = 0; r < v.outer; ++r)
+        for (Index k = 0; k < v.size; ++k) gi.row(r * v.size + k) += scale * g.row(r);
+    }
   }
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T> s = sum(b.grad(), axis, keepdim);
+    b.accumulate(0, scale == T(1) ? s : s * scale);
+  }
+};
+
+// The all-element sum's and mean's gradient: g (times scale) at every element.
+template <class T>
+auto spread_all(const Backward<T>& b, T scale) {
+  const Index n = b.input_shape(0).numel();
+  return Eigen::Array<T, Eigen::Dynamic, 1>::Constant(n, scale == T(1) ? b.grad()(0) : b.grad()(0) * scale);
+}
+template <class T>
+TensorT<T> spread_all(const GraphBackward<T>& b, T scale) {
+  return expand(scale == T(1) ? b.grad() : b.grad() * scale, b.input_shape(0));
 }
 
 template <class T>
@@ -73,8 +97,8 @@ TensorT<T> sum_or_mean(const char* op, const TensorT<T>& x, int axis, bool keepd
   auto out = TensorT<T>::empty(shape.reduced(a, keepdim));
   sum_along(x.data(), v, out.data(), scale);
   // d/dx[o,k,i] sum_k x[o,k,i] = 1; for the mean 1/size
-  return record(out, op, {x}, [a, scale](Backward<T>& b) {
-    spread_along(b, axis_view(b.input_shape(0), a), scale);
+  return record(out, op, {x}, [grad = SpreadAlong<T>{a, keepdim, v, scale}](auto& b) {
+    d::kernel(b, 0, "sum_backward", std::cref(grad), grad, b.grad());
   });
 }
 
@@ -85,9 +109,7 @@ TensorT<T> sum(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(Shape{});
   out.data()[0] = x.values().sum();
   // d/dx_i sum(x) = 1
-  return record(out, "sum", {x}, [](Backward<T>& b) {
-    b.accumulate(0, Eigen::Array<T, Eigen::Dynamic, 1>::Constant(b.input_shape(0).numel(), b.grad()(0)));
-  });
+  return record(out, "sum", {x}, [](auto& b) { b.accumulate(0, spread_all(b, T(1))); });
 }
 
 template <class T>
@@ -96,10 +118,7 @@ TensorT<T> mean(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(Shape{});
   out.data()[0] = x.values().sum() / static_cast<T>(n);  // Eigen's mean() asserts on an empty array
   // d/dx_i mean(x) = 1/n
-  return record(out, "mean", {x}, [](Backward<T>& b) {
-    const Index size = b.input_shape(0).numel();
-    b.accumulate(0, Eigen::Array<T, Eigen::Dynamic, 1>::Constant(size, b.grad()(0) / static_cast<T>(size)));
-  });
+  return record(out, "mean", {x}, [n](auto& b) { b.accumulate(0, spread_all(b, T(1) / static_cast<T>(n))); });
 }
 
 template <class T>
@@ -112,36 +131,18 @@ TensorT<T> mean(const TensorT<T>& x, int axis, bool keepdim) {
   return sum_or_mean("mean", x, axis, keepdim, true);
 }
 
+namespace {
+
+// grad_x[o, k, i] += g[o, i] at the first k where x[o, k, i] equals the max
+// (the first NaN when the max is NaN). Its derivative in g picks the
+// upstream gradient at those places; x and the max get none (piecewise
+// constant).
 template <class T>
-TensorT<T> max(const TensorT<T>& x, int axis, bool keepdim) {
-  const Shape& shape = x.shape();
-  const int a = shape.normalize_axis(axis, "max");
-  const AxisView v = axis_view(shape, a);
-  if (v.size == 0) fail<ShapeError>("max: cannot reduce axis {} of size 0 (shape {})", axis, shape.str());
-  auto out = TensorT<T>::empty(shape.reduced(a, keepdim));
-  if (out.numel() == 0)  // then x is empty too: its gradient is an empty buffer
-    return record(out, "max", {x}, [](Backward<T>& b) { b.grad_matrix_of(0, 0, 1); });
-  using MaxNaN = Eigen::internal::scalar_max_op<T, T, Eigen::PropagateNaN>;
-  if (v.inner == 1) {
-    ConstMatrixMap<T> in(x.data(), v.outer, v.size);
-    for (Index r = 0; r < v.outer; ++r) out.data()[r] = in.row(r).template maxCoeff<Eigen::PropagateNaN>();
-  } else {
-    ConstMatrixMap<T> in(x.data(), v.outer * v.size, v.inner);
-    MatrixMap<T> o(out.data(), v.outer, v.inner);
-    for (Index r = 0; r < v.outer; ++r) {
-      o.row(r) = in.row(r * v.size);
-      for (Index k = 1; k < v.size; ++k) o.row(r) = o.row(r).binaryExpr(in.row(r * v.size + k), MaxNaN());
-    }
-  }
-  // d/dx max_k x[o,k,i] = 1 at the first k where x[o,k,i] equals the max (the
-  // first NaN when the max is NaN), 0 elsewhere. The index is found again
-  // here from the saved input and output instead of being stored per call.
-  return record(out, "max", {x}, [a](Backward<T>& b) {
-    const AxisView v = axis_view(b.input_shape(0), a);
-    const T* in = b.input(0).data();
-    const T* top = b.output().data();
-    const T* g = b.grad().data();
-    T* gi = b.grad_matrix_of(0, v.outer * v.size, v.inner).data();
+struct MaxGrad {
+  int axis;
+  bool keepdim;
+  AxisView v;
+  void operator()(T* gi, const T* g, const T* in, const T* top) const {
     for (Index r = 0; r < v.outer; ++r) {
       for (Index i = 0; i < v.inner; ++i) {
         const Index j = r * v.inner + i;
@@ -155,6 +156,45 @@ TensorT<T> max(const TensorT<T>& x, int axis, bool keepdim) {
         if (k < v.size) gi[(r * v.size + k) * v.inner + i] += g[j];  // k == size only if x changed in place
       }
     }
+  }
+  void operator()(GraphBackward<T>& b) const {
+    if (!b.needs(0)) return;
+    const TensorT<T> x = b.input(1), top = b.input(2);
+    auto at_max = TensorT<T>::zeros(x.shape());
+    const auto ones = TensorT<T>::ones(top.shape());
+    (*this)(at_max.node().value.data(), ones.data(), x.data(), top.data());
+    b.accumulate(0, sum(b.grad() * at_max, axis, keepdim));
+  }
+};
+
+}  // namespace
+
+template <class T>
+TensorT<T> max(const TensorT<T>& x, int axis, bool keepdim) {
+  const Shape& shape = x.shape();
+  const int a = shape.normalize_axis(axis, "max");
+  const AxisView v = axis_view(shape, a);
+  if (v.size == 0) fail<ShapeError>("max: cannot reduce axis {} of size 0 (shape {})", axis, shape.str());
+  auto out = TensorT<T>::empty(shape.reduced(a, keepdim));
+  if (out.numel() == 0)  // then x is empty too: its gradient is an empty buffer
+    return record(out, "max", {x}, [](auto& b) { b.accumulate(0, b.grad()); });
+  using MaxNaN = Eigen::internal::scalar_max_op<T, T, Eigen::PropagateNaN>;
+  if (v.inner == 1) {
+    ConstMatrixMap<T> in(x.data(), v.outer, v.size);
+    for (Index r = 0; r < v.outer; ++r) out.data()[r] = in.row(r).template maxCoeff<Eigen::PropagateNaN>();
+  } else {
+    ConstMatrixMap<T> in(x.data(), v.outer * v.size, v.inner);
+    MatrixMap<T> o(out.data(), v.outer, v.inner);
+    for (Index r = 0; r < v.outer; ++r) {
+      o.row(r) = in.row(r * v.size);
+      for (Index k = 1; k < v.size; ++k) o.row(r) = o.row(r).binaryExpr(in.row(r * v.size + k), MaxNaN());
+    }
+  }
+  // d/dx max_k x[o,k,i] = 1 at the first k where x[o,k,i] equals the max (the
+  // first NaN when the max is NaN), 0 elsewhere (MaxGrad). The index is found
+  // again from the saved input and output instead of being stored per call.
+  return record(out, "max", {x}, [grad = MaxGrad<T>{a, keepdim, v}](auto& b) {
+    d::kernel(b, 0, "max_backward", std::cref(grad), grad, b.grad(), b.input(0), b.output());
   });
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "../engine/record.hpp"
+#include "derivative.hpp"
 
 namespace ember {
 
@@ -37,6 +38,17 @@ class Expanded {
   const T* view_;
   Index size_;
 };
+
+// where()'s mask at the output's shape: expanded values on the fast path, the
+// mask tensor itself on the recorded one (where broadcasts it).
+template <class T>
+Expanded<T> mask_as_output(const Backward<T>& g) {
+  return Expanded<T>(g.input(0).data(), g.input_shape(0), g.output_shape());
+}
+template <class T>
+d::Held<T> mask_as_output(const GraphBackward<T>& g) {
+  return {g.input(0)};
+}
 
 // Product of the dimensions before and after `axis`.
 Index outer_size(const Shape& s, int axis) {
@@ -85,7 +97,7 @@ TensorT<T> reshape(const TensorT<T>& x, std::span<const Index> dims) {
   auto out = TensorT<T>::empty(Shape(std::span<const Index>(resolved.data(), dims.size())));
   out.values() = x.values();
   // d/dx reshape(x) = 1, element for element in the same order
-  return record(out, "reshape", {x}, [](Backward<T>& b) { b.accumulate(0, b.grad()); });
+  return record(out, "reshape", {x}, [](auto& b) { b.accumulate(0, b.grad()); });
 }
 
 template <class T>
@@ -99,6 +111,33 @@ TensorT<T> reshape(const TensorT<T>& x, const Shape& shape) {
 }
 
 namespace {
+
+// dst[outer, width] += g[outer, offset : offset + width]
+template <class T>
+struct ConcatBlock {
+  Index outer, total, offset, width;
+  void operator()(T* dst, const T* g) const {
+    MatrixMap<T>(dst, outer, width) += ConstMatrixMap<T>(g, outer, total).middleCols(offset, width);
+  }
+};
+// The block's derivative: the upstream gradient padded with zeros along the axis.
+template <class T>
+struct ConcatBlockBackward {
+  int axis;
+  Index start;  // along the axis
+  Shape full;
+  void operator()(GraphBackward<T>& b) const {
+    const TensorT<T>& up = b.grad();
+    std::vector<TensorT<T>> parts;
+    Shape before = full, after = full;
+    before[axis] = start;
+    after[axis] = full[axis] - start - up.shape()[axis];
+    if (before[axis] > 0) parts.push_back(TensorT<T>::zeros(before));
+    parts.push_back(up);
+    if (after[axis] > 0) parts.push_back(TensorT<T>::zeros(after));
+    b.accumulate(0, parts.size() == 1 ? up : concat(parts, axis));
+  }
+};
 
 template <class T>
 TensorT<T> concat_impl(std::span<const TensorT<T>> tensors, int axis) {
@@ -122,9 +161,9 @@ TensorT<T> concat_impl(std::span<const TensorT<T>> tensors, int axis) {
   auto out = TensorT<T>::empty(shape);
   // The copies loop over `outer` rows: none when the result is empty.
   if (shape.numel() == 0)  // then every input is empty too: its gradient is an empty buffer
-    return record(out, "concat", tensors, [](Backward<T>& b) {
+    return record(out, "concat", tensors, [](auto& b) {
       for (int t = 0; t < b.num_inputs(); ++t)
-        if (b.needs(t)) b.grad_matrix_of(t, 0, 1);
+        if (b.needs(t)) b.accumulate(t, b.grad());  // no elements
     });
   MatrixMap<T> o(out.data(), outer, shape[a] * inner);
   Index offset = 0;
@@ -133,15 +172,17 @@ TensorT<T> concat_impl(std::span<const TensorT<T>> tensors, int axis) {
     o.middleCols(offset, width) = ConstMatrixMap<T>(x.data(), outer, width);
     offset += width;
   }
-  // d/dx_t concat(x) = 1 on x_t's own block of the output
-  return record(out, "concat", tensors, [a](Backward<T>& b) {
+  // d/dx_t concat(x) = 1 on x_t's own block of the output: x_t's gradient is
+  // that block of g ("concat_backward"), whose own derivative puts an
+  // upstream gradient back into the block, zeros around it.
+  return record(out, "concat", tensors, [a](auto& b) {
     const Shape& shape = b.output_shape();
     const Index outer = outer_size(shape, a), inner = inner_size(shape, a);
-    ConstMatrixMap<T> g(b.grad().data(), outer, shape[a] * inner);
     Index offset = 0;
     for (int t = 0; t < b.num_inputs(); ++t) {
       const Index width = b.input_shape(t)[a] * inner;
-      if (b.needs(t)) b.grad_matrix_of(t, outer, width) += g.middleCols(offset, width);
+      d::kernel(b, t, "concat_backward", ConcatBlock<T>{outer, shape[a] * inner, offset, width},
+                ConcatBlockBackward<T>{a, offset / inner, shape}, b.grad());
       offset += width;
     }
   });
@@ -177,11 +218,19 @@ TensorT<T> index_select(const TensorT<T>& x, std::span<const Index> rows) {
   // indices are kept only when a backward will need them.
   std::vector<Index> saved;
   if (grad_enabled() && x.requires_grad()) saved.assign(rows.begin(), rows.end());
-  return record(out, "index_select", {x}, [saved = std::move(saved)](Backward<T>& b) {
+  // The gradient adds rows of g into x's rows ("index_select_backward"); its
+  // derivative selects the same rows of the upstream gradient.
+  return record(out, "index_select", {x}, [saved = std::move(saved)](auto& b) {
     const Index inner = inner_size(b.input_shape(0), 0);
-    auto gi = b.grad_matrix_of(0, b.input_shape(0)[0], inner);
-    ConstMatrixMap<T> g(b.grad().data(), static_cast<Index>(saved.size()), inner);
-    for (std::size_t i = 0; i < saved.size(); ++i) gi.row(saved[i]) += g.row(static_cast<Index>(i));
+    d::kernel(
+        b, 0, "index_select_backward",
+        [&saved, rows = b.input_shape(0)[0], inner](T* dst, const T* g) {
+          MatrixMap<T> gi(dst, rows, inner);
+          ConstMatrixMap<T> in(g, static_cast<Index>(saved.size()), inner);
+          for (std::size_t i = 0; i < saved.size(); ++i) gi.row(saved[i]) += in.row(static_cast<Index>(i));
+        },
+        [saved](GraphBackward<T>& g) { g.accumulate(0, index_select(g.grad(), std::span<const Index>(saved))); },
+        b.grad());
   });
 }
 
@@ -204,15 +253,38 @@ TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& 
   out.values() = (m.array() != T(0)).select(x.array(), y.array());
   // d/da where(m, a, b) = [m != 0], d/db = [m == 0], nothing to the mask. The
   // engine sums broadcast dimensions back to a's and b's shapes.
-  return record(out, "where", {mask, a, b}, [](Backward<T>& g) {
+  return record(out, "where", {mask, a, b}, [](auto& g) {
     if (!g.needs(1) && !g.needs(2)) return;
-    const Expanded<T> m(g.input(0).data(), g.input_shape(0), g.output_shape());
-    if (g.needs(1)) g.accumulate(1, (m.array() != T(0)).select(g.grad(), T(0)));
-    if (g.needs(2)) g.accumulate(2, (m.array() != T(0)).select(T(0), g.grad()));
+    const auto m = mask_as_output(g);
+    if (g.needs(1)) g.accumulate(1, d::where(d::nonzero(m.array()), g.grad(), T(0)));
+    if (g.needs(2)) g.accumulate(2, d::where(d::nonzero(m.array()), T(0), g.grad()));
   });
 }
 
+template <class T>
+TensorT<T> expand(const TensorT<T>& x, const Shape& shape) {
+  if (!broadcasts_to(x.shape(), shape))
+    fail<ShapeError>("expand: shape {} does not broadcast to {}", x.shape().str(), shape.str());
+  auto out = TensorT<T>::empty(shape);
+  if (shape.numel() > 0) ember::expand(x.data(), x.shape(), out.node().value.data(), shape);
+  // d/dx expand(x) = 1 for each copy: the engine sums the copies back
+  return record(out, "expand", {x}, [](auto& b) { b.accumulate(0, b.grad()); });
+}
+
+template <class T>
+TensorT<T> sum_to(const TensorT<T>& x, const Shape& shape) {
+  if (!broadcasts_to(shape, x.shape()))
+    fail<ShapeError>("sum_to: shape {} does not broadcast to {}, so {} cannot be summed to it", shape.str(),
+                     x.shape().str(), x.shape().str());
+  auto out = TensorT<T>::zeros(shape);
+  if (x.numel() > 0) ember::sum_to(x.data(), x.shape(), out.node().value.data(), shape);
+  // d/dx sum_to(x) = 1: the gradient expands back to x's shape
+  return record(out, "sum_to", {x}, [](GraphBackward<T>& b) { b.accumulate(0, expand(b.grad(), b.input_shape(0))); });
+}
+
 #define EMBER_INSTANTIATE(T)                                                             \
+  template TensorT<T> expand(const TensorT<T>&, const Shape&);                           \
+  template TensorT<T> sum_to(const TensorT<T>&, const Shape&);                           \
   template TensorT<T> reshape(const TensorT<T>&, std::span<const Index>);                \
   template TensorT<T> reshape(const TensorT<T>&, std::initializer_list<Index>);          \
   template TensorT<T> reshape(const TensorT<T>&, const Shape&);                          \

@@ -33,4 +33,10 @@ template <class T> TensorT<T> index_select(const TensorT<T>& x, std::initializer
 // upstream gradient where they were chosen and exactly 0 elsewhere.
 template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b);
 
+// x broadcast to `shape` (NumPy rules), as a copy; the gradient sums the
+// copies back. sum_to is its adjoint: x summed over the dimensions `shape`
+// broadcasts along, so that sum_to(x, s) has shape s.
+template <class T> TensorT<T> expand(const TensorT<T>& x, const Shape& shape);
+template <class T> TensorT<T> sum_to(const TensorT<T>& x, const Shape& shape);
+
 }  // namespace ember
