@@ -42,6 +42,22 @@ template <class T> TensorT<T> identity(const TensorT<T>& x);
 
 // e^x / sum(e^x) and its log along `axis` (negative counts from the back),
 // shifted by the maximum so no exponential overflows.
+// More activations (ops/activation_more.cpp), PyTorch's definitions.
+template <class T> TensorT<T> log_sigmoid(const TensorT<T>& x);  // log(sigmoid(x)) = -softplus(-x)
+template <class T> TensorT<T> hardtanh(const TensorT<T>& x, ScalarOf<T> min_val = T(-1), ScalarOf<T> max_val = T(1));
+template <class T> TensorT<T> relu6(const TensorT<T>& x);        // hardtanh(x, 0, 6)
+template <class T> TensorT<T> hardsigmoid(const TensorT<T>& x);  // clamp(x/6 + 1/2, 0, 1)
+template <class T> TensorT<T> hardswish(const TensorT<T>& x);    // x hardsigmoid(x)
+template <class T> TensorT<T> selu(const TensorT<T>& x);         // scale elu(x, alpha), the self-normalizing constants
+template <class T> TensorT<T> celu(const TensorT<T>& x, ScalarOf<T> alpha = T(1));  // max(0,x) + min(0, alpha(e^(x/alpha)-1))
+template <class T> TensorT<T> mish(const TensorT<T>& x);         // x tanh(softplus(x))
+template <class T> TensorT<T> softsign(const TensorT<T>& x);     // x / (1 + |x|)
+// x for x > 0, w x else; `weight` holds 1 slope or one per channel (axis 1,
+// or 0 for a vector), learnable.
+template <class T> TensorT<T> prelu(const TensorT<T>& x, const TensorT<T>& weight);
+// a sigmoid(b), a and b the two halves of x along `axis`.
+template <class T> TensorT<T> glu(const TensorT<T>& x, int axis = -1);
+
 template <class T> TensorT<T> softmax(const TensorT<T>& x, int axis = -1);
 template <class T> TensorT<T> log_softmax(const TensorT<T>& x, int axis = -1);
 

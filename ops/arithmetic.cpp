@@ -10,28 +10,8 @@ namespace ember {
 
 namespace {
 
-// The values of `t` broadcast to `shape`: a view when the sizes already
-// agree, a materialized copy otherwise.
 template <class T>
-class Broadcast {
- public:
-  Broadcast(const T* data, const Shape& from, const Shape& to) {
-    if (from.numel() == to.numel()) {
-      view_ = data;
-    } else {
-      copy_ = Buffer<T>(to.numel());
-      expand(data, from, copy_.data(), to);
-      view_ = copy_.data();
-    }
-    size_ = to.numel();
-  }
-  ConstArrayMap<T> array() const { return {view_, size_}; }
-
- private:
-  Buffer<T> copy_;
-  const T* view_ = nullptr;
-  Index size_ = 0;
-};
+using Broadcast = d::Expanded<T>;
 
 // Forward of a broadcasting binary op: f(a, b) on the inputs broadcast to
 // their common shape.
@@ -46,16 +26,7 @@ TensorT<T> broadcast_binary(const char* op, const TensorT<T>& a, const TensorT<T
 
 using simd::map;
 
-// Input i at the output's shape: a broadcast copy on the fast path, the
-// tensor itself on the recorded one (its ops broadcast).
-template <class T>
-Broadcast<T> input_as_output(const Backward<T>& b, int i) {
-  return Broadcast<T>(b.input(i).data(), b.input_shape(i), b.output_shape());
-}
-template <class T>
-d::Held<T> input_as_output(const GraphBackward<T>& b, int i) {
-  return {b.input(i)};
-}
+using d::at_output;
 
 }  // namespace
 
@@ -86,8 +57,8 @@ TensorT<T> operator*(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = broadcast_binary("mul", a, b, [](auto x, auto y) { return x * y; });
   // d/da (ab) = b, d/db (ab) = a
   return record(out, "mul", {a, b}, [](auto& g) {
-    if (g.needs(0)) g.accumulate(0, g.grad() * input_as_output(g, 1).array());
-    if (g.needs(1)) g.accumulate(1, g.grad() * input_as_output(g, 0).array());
+    if (g.needs(0)) g.accumulate(0, g.grad() * at_output(g, 1).array());
+    if (g.needs(1)) g.accumulate(1, g.grad() * at_output(g, 0).array());
   });
 }
 
@@ -96,7 +67,7 @@ TensorT<T> operator/(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = broadcast_binary("div", a, b, [](auto x, auto y) { return x / y; });
   // d/da (a/b) = 1/b, d/db (a/b) = -a/b^2 = -out/b
   return record(out, "div", {a, b}, [](auto& g) {
-    auto divisor = input_as_output(g, 1);
+    auto divisor = at_output(g, 1);
     if (g.needs(0)) g.accumulate(0, g.grad() / divisor.array());
     if (g.needs(1)) g.accumulate(1, -g.grad() * g.output() / divisor.array());
   });
@@ -201,6 +172,18 @@ TensorT<T> pow(const TensorT<T>& x, ScalarOf<T> p) {
 }
 
 template <class T>
+TensorT<T> pow(const TensorT<T>& x, const TensorT<T>& y) {
+  auto out = broadcast_binary("pow", x, y, [](auto a, auto p) { return a.binaryExpr(p, [](T u, T v) { return std::pow(u, v); }); });
+  // d/dx x^y = y x^(y-1); d/dy x^y = x^y log x (0 where x = 0 and y > 0)
+  return record(out, "pow", {x, y}, [](auto& g) {
+    const auto base = at_output(g, 0), p = at_output(g, 1);
+    if (g.needs(0)) g.accumulate(0, g.grad() * p.array() * d::power(base.array(), p.array() - T(1)));
+    if (g.needs(1))
+      g.accumulate(1, g.grad() * d::where(d::zero_base(base.array(), p.array()), T(0), g.output() * d::log(base.array())));
+  });
+}
+
+template <class T>
 TensorT<T> clamp(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
   if (!(low <= high)) fail<ValueError>("clamp: low bound {} is above high bound {}", low, high);
   auto out = TensorT<T>::empty(x.shape());
@@ -230,6 +213,7 @@ TensorT<T> clamp(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
   template TensorT<T> sqrt(const TensorT<T>&);                         \
   template TensorT<T> abs(const TensorT<T>&);                          \
   template TensorT<T> pow(const TensorT<T>&, ScalarOf<T>);             \
+  template TensorT<T> pow(const TensorT<T>&, const TensorT<T>&);       \
   template TensorT<T> clamp(const TensorT<T>&, ScalarOf<T>, ScalarOf<T>);
 EMBER_INSTANTIATE(float)
 EMBER_INSTANTIATE(double)

@@ -25,24 +25,57 @@
 
 #include <type_traits>
 
+#include "../engine/broadcast.hpp"
 #include "../engine/record.hpp"
 #include "activation.hpp"
 #include "arithmetic.hpp"
 #include "comparison.hpp"
 #include "linalg.hpp"
+#include "math.hpp"
 #include "reduction.hpp"
 #include "shape.hpp"
 #include "simd.hpp"
 
 namespace ember::d {
 
-// A tensor standing where the fast path holds a helper with .array() (a
-// broadcast copy, say): the tensor itself, since tensor ops broadcast.
+// The values at `data` broadcast to `to`: a view when the sizes already
+// agree, a materialized copy otherwise.
+template <class T>
+class Expanded {
+ public:
+  Expanded(const T* data, const Shape& from, const Shape& to) : view_(data), size_(to.numel()) {
+    if (from.numel() != size_) {
+      copy_ = Buffer<T>(size_);
+      ember::expand(data, from, copy_.data(), to);
+      view_ = copy_.data();
+    }
+  }
+  ConstArrayMap<T> array() const { return {view_, size_}; }
+
+ private:
+  Buffer<T> copy_;
+  const T* view_;
+  Index size_;
+};
+
+// A tensor standing where the fast path holds an Expanded: the tensor
+// itself, since tensor ops broadcast.
 template <class T>
 struct Held {
   TensorT<T> t;
   const TensorT<T>& array() const { return t; }
 };
+
+// Input i at the output's shape, for formulas that combine a broadcast input
+// with the gradient: use .array().
+template <class T>
+Expanded<T> at_output(const Backward<T>& b, int i) {
+  return Expanded<T>(b.input(i).data(), b.input_shape(i), b.output_shape());
+}
+template <class T>
+Held<T> at_output(const GraphBackward<T>& b, int i) {
+  return {b.input(i)};
+}
 
 template <class D>
 auto sigmoid(const Eigen::ArrayBase<D>& x) {
@@ -71,6 +104,85 @@ TensorT<T> sign(const TensorT<T>& x) {
   return ember::sign(x);
 }
 
+template <class D>
+auto exp(const Eigen::ArrayBase<D>& x) {
+  return x.exp();
+}
+template <class T>
+TensorT<T> exp(const TensorT<T>& x) {
+  return ember::exp(x);
+}
+template <class D>
+auto abs(const Eigen::ArrayBase<D>& x) {
+  return x.abs();
+}
+template <class T>
+TensorT<T> abs(const TensorT<T>& x) {
+  return ember::abs(x);
+}
+template <class D>
+auto tanh(const Eigen::ArrayBase<D>& x) {
+  return x.tanh();
+}
+template <class T>
+TensorT<T> tanh(const TensorT<T>& x) {
+  return ember::tanh(x);
+}
+template <class D>
+auto softplus(const Eigen::ArrayBase<D>& x) {
+  return x.unaryExpr(simd::vectorized([](auto v) { return simd::softplus_p(v); }));
+}
+template <class T>
+TensorT<T> softplus(const TensorT<T>& x) {
+  return ember::softplus(x);
+}
+
+template <class D>
+auto log(const Eigen::ArrayBase<D>& x) {
+  return x.log();
+}
+template <class T>
+TensorT<T> log(const TensorT<T>& x) {
+  return ember::log(x);
+}
+template <class D>
+auto sin(const Eigen::ArrayBase<D>& x) {
+  return x.sin();
+}
+template <class T>
+TensorT<T> sin(const TensorT<T>& x) {
+  return ember::sin(x);
+}
+template <class D>
+auto cos(const Eigen::ArrayBase<D>& x) {
+  return x.cos();
+}
+template <class T>
+TensorT<T> cos(const TensorT<T>& x) {
+  return ember::cos(x);
+}
+
+// x^p elementwise for an array of exponents.
+template <class A, class P>
+auto power(const Eigen::ArrayBase<A>& x, const Eigen::ArrayBase<P>& p) {
+  using S = typename A::Scalar;
+  return x.binaryExpr(p, [](S u, S v) { return std::pow(u, v); });
+}
+template <class T>
+TensorT<T> power(const TensorT<T>& x, const TensorT<T>& p) {
+  return ember::pow(x, p);
+}
+// x == 0 and p > 0: where pow's exponent gradient is taken as 0.
+template <class A, class P>
+auto zero_base(const Eigen::ArrayBase<A>& x, const Eigen::ArrayBase<P>& p) {
+  using S = typename A::Scalar;
+  return x == S(0) && p > S(0);
+}
+template <class T>
+TensorT<T> zero_base(const TensorT<T>& x, const TensorT<T>& p) {
+  return (x == T(0)) * (p > T(0));
+}
+
 // Masks: a bool expression on the fast path, a 0/1 tensor (no grad) on the other.
 template <class D>
 auto nonzero(const Eigen::ArrayBase<D>& m) {
@@ -88,6 +200,14 @@ template <class T>
 TensorT<T> inside(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
   return (x >= low) * (x <= high);
 }
+template <class D, class S>
+auto inside_open(const Eigen::ArrayBase<D>& x, S low, S high) {
+  return x > low && x < high;
+}
+template <class T>
+TensorT<T> inside_open(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
+  return (x > low) * (x < high);
+}
 
 // mask ? a : b, with scalars allowed for a or b.
 template <class M, class A, class B>
@@ -101,6 +221,11 @@ TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, ScalarOf<T> b) {
 template <class T>
 TensorT<T> where(const TensorT<T>& mask, ScalarOf<T> a, const TensorT<T>& b) {
   return ember::where(mask, TensorT<T>::full(Shape{}, a), b);
+}
+
+template <class T>
+TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b) {
+  return ember::where(mask, a, b);
 }
 
 template <class A, class C, class F, class Dv>

@@ -1,5 +1,6 @@
 #include "shape.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -19,36 +20,8 @@ std::string dims_str(std::span<const Index> dims) {
   return s + "]";
 }
 
-// The values at `data` broadcast to `to`: a view when no expansion is needed,
-// a materialized copy otherwise.
 template <class T>
-class Expanded {
- public:
-  Expanded(const T* data, const Shape& from, const Shape& to) : view_(data), size_(to.numel()) {
-    if (from.numel() != size_) {
-      copy_ = Buffer<T>(size_);
-      expand(data, from, copy_.data(), to);
-      view_ = copy_.data();
-    }
-  }
-  ConstArrayMap<T> array() const { return {view_, size_}; }
-
- private:
-  Buffer<T> copy_;
-  const T* view_;
-  Index size_;
-};
-
-// where()'s mask at the output's shape: expanded values on the fast path, the
-// mask tensor itself on the recorded one (where broadcasts it).
-template <class T>
-Expanded<T> mask_as_output(const Backward<T>& g) {
-  return Expanded<T>(g.input(0).data(), g.input_shape(0), g.output_shape());
-}
-template <class T>
-d::Held<T> mask_as_output(const GraphBackward<T>& g) {
-  return {g.input(0)};
-}
+using Expanded = d::Expanded<T>;
 
 // Product of the dimensions before and after `axis`.
 Index outer_size(const Shape& s, int axis) {
@@ -255,10 +228,81 @@ TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& 
   // engine sums broadcast dimensions back to a's and b's shapes.
   return record(out, "where", {mask, a, b}, [](auto& g) {
     if (!g.needs(1) && !g.needs(2)) return;
-    const auto m = mask_as_output(g);
+    const auto m = d::at_output(g, 0);
     if (g.needs(1)) g.accumulate(1, d::where(d::nonzero(m.array()), g.grad(), T(0)));
     if (g.needs(2)) g.accumulate(2, d::where(d::nonzero(m.array()), T(0), g.grad()));
   });
+}
+
+namespace {
+
+// Python's slice rule for one axis: negative positions count from the end,
+// then start and stop are clamped to [0, n]; an empty range is not an error.
+struct Range {
+  Index start, count, step;
+};
+Range resolve(Index n, Index start, Index stop, Index step, const Shape& s, int axis) {
+  if (step <= 0) fail<ValueError>("slice: step {} along axis {} of {} must be positive", step, axis, s.str());
+  auto place = [n](Index i) { return std::clamp(i < 0 ? i + n : i, Index(0), n); };
+  const Index b = place(start), e = place(stop);
+  return {b, e > b ? (e - b + step - 1) / step : 0, step};
+}
+
+// dst[outer, count, inner] (+)= src[outer, start + k step, inner]: the slice
+// and, with the roles swapped, its gradient's scatter.
+template <class T>
+struct SliceCopy {
+  Index outer, n, inner;
+  Range r;
+  template <bool Scatter>
+  void run(T* dst, const T* src) const {
+    for (Index o = 0; o < outer; ++o)
+      for (Index k = 0; k < r.count; ++k) {
+        const Index full = (o * n + r.start + k * r.step) * inner, part = (o * r.count + k) * inner;
+        if constexpr (Scatter) ArrayMap<T>(dst + full, inner) += ConstArrayMap<T>(src + part, inner);
+        else ArrayMap<T>(dst + part, inner) = ConstArrayMap<T>(src + full, inner);
+      }
+  }
+};
+
+// The slice's gradient scatters g into zeros; its derivative slices again.
+template <class T>
+struct SliceGrad {
+  int axis;
+  SliceCopy<T> copy;
+  void operator()(T* dx, const T* g) const { copy.template run<true>(dx, g); }
+  void operator()(GraphBackward<T>& b) const {
+    b.accumulate(0, slice(b.grad(), axis, copy.r.start, copy.r.start + copy.r.count * copy.r.step, copy.r.step));
+  }
+};
+
+}  // namespace
+
+template <class T>
+TensorT<T> slice(const TensorT<T>& x, int axis, Index start, Index stop, Index step) {
+  const Shape& s = x.shape();
+  const int a = s.normalize_axis(axis, "slice");
+  const Range r = resolve(s[a], start, stop, step, s, axis);
+  Shape shape = s;
+  shape[a] = r.count;
+  const SliceCopy<T> copy{outer_size(s, a), s[a], inner_size(s, a), r};
+  auto out = TensorT<T>::empty(shape);
+  if (shape.numel() > 0) copy.template run<false>(out.node().value.data(), x.data());
+  // d/dx slice(x) = 1 at the selected positions, 0 elsewhere
+  return record(out, "slice", {x}, [grad = SliceGrad<T>{a, copy}](auto& b) {
+    d::kernel(b, 0, "slice_backward", grad, grad, b.grad());
+  });
+}
+
+template <class T>
+TensorT<T> narrow(const TensorT<T>& x, int axis, Index start, Index length) {
+  const int a = x.shape().normalize_axis(axis, "narrow");
+  const Index n = x.shape()[a];
+  const Index b = start < 0 ? start + n : start;
+  if (b < 0 || length < 0 || b + length > n)
+    fail<ValueError>("narrow: start {} and length {} do not fit axis {} of size {} (shape {})", start, length, axis,
+                     n, x.shape().str());
+  return slice(x, a, b, b + length);
 }
 
 template <class T>
@@ -284,6 +328,8 @@ TensorT<T> sum_to(const TensorT<T>& x, const Shape& shape) {
 
 #define EMBER_INSTANTIATE(T)                                                             \
   template TensorT<T> expand(const TensorT<T>&, const Shape&);                           \
+  template TensorT<T> slice(const TensorT<T>&, int, Index, Index, Index);                \
+  template TensorT<T> narrow(const TensorT<T>&, int, Index, Index);                      \
   template TensorT<T> sum_to(const TensorT<T>&, const Shape&);                           \
   template TensorT<T> reshape(const TensorT<T>&, std::span<const Index>);                \
   template TensorT<T> reshape(const TensorT<T>&, std::initializer_list<Index>);          \

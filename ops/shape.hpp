@@ -33,6 +33,15 @@ template <class T> TensorT<T> index_select(const TensorT<T>& x, std::initializer
 // upstream gradient where they were chosen and exactly 0 elsewhere.
 template <class T> TensorT<T> where(const TensorT<T>& mask, const TensorT<T>& a, const TensorT<T>& b);
 
+// x[..., start:stop:step, ...] along `axis`, as in Python: negative
+// positions count from the end, positions beyond the ends are clamped (an
+// empty result, not an error); step must be positive. narrow(x, axis,
+// start, length) is slice(x, axis, start, start + length) but refuses a
+// range that does not fit.
+template <class T>
+TensorT<T> slice(const TensorT<T>& x, int axis, Index start, Index stop, Index step = 1);
+template <class T> TensorT<T> narrow(const TensorT<T>& x, int axis, Index start, Index length);
+
 // x broadcast to `shape` (NumPy rules), as a copy; the gradient sums the
 // copies back. sum_to is its adjoint: x summed over the dimensions `shape`
 // broadcasts along, so that sum_to(x, s) has shape s.

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Before/after in one run: interleaves two ember_bench binaries (say, one
+built at the previous commit and one at HEAD) round by round, and prints each
+workload's median time per binary and the after/before ratio.
+
+    python3 bench/ab.py BEFORE/ember_bench AFTER/ember_bench [--rounds 5] [--json-out FILE] -- [ember_bench flags]
+
+Rounds alternate the order (before first, then after first) so that a slow
+patch of the shared machine hits both. Each round's figure is ember_bench's
+own median over its repetitions; the printed figure is the median over rounds.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+
+def run(binary, flags):
+    out = subprocess.run([binary, "--json", *flags], check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def main():
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser()
+    p.add_argument("before")
+    p.add_argument("after")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--json-out")
+    a = p.parse_args(argv)
+    times = {}  # (workload, impl, threads) -> {"before": [...], "after": [...]}
+    raw = []
+    for r in range(a.rounds):
+        order = [("before", a.before), ("after", a.after)]
+        if r % 2:
+            order.reverse()
+        for label, binary in order:
+            for row in run(binary, extra):
+                row["build"] = label
+                row["round"] = r
+                raw.append(row)
+                key = (row["workload"], row["impl"], row["threads"])
+                times.setdefault(key, {"before": [], "after": []})[label].append(row["median_us"])
+        print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    print("| workload | impl | threads | before (median µs) | after (median µs) | after / before |")
+    print("|---|---|---|---|---|---|")
+    for (w, impl, th), t in times.items():
+        if not t["before"] or not t["after"]:
+            continue
+        b, f = statistics.median(t["before"]), statistics.median(t["after"])
+        print(f"| {w} | {impl} | {th} | {b:.3f} | {f:.3f} | {f / b:.3f} |")
+    if a.json_out:
+        with open(a.json_out, "w") as fh:
+            for row in raw:
+                fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

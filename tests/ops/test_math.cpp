@@ -1,0 +1,135 @@
+// ops/math.hpp and the tensor-exponent pow: values against the C library's
+// functions, gradcheck and gradgradcheck at random points and edge values,
+// and errors.
+#include <ember/ember.hpp>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "../test_helpers.hpp"
+
+using namespace ember;
+
+namespace {
+
+using Inputs = std::vector<Tensor64>;
+
+Tensor64 random(const Shape& s, std::uint64_t seed, double low, double high) {
+  Generator gen(seed);
+  return Tensor64::rand(s, gen, low, high);
+}
+
+#define CHECK_BOTH(f, ...)                                   \
+  do {                                                       \
+    const auto g_ = gradcheck(f, __VA_ARGS__);               \
+    CHECK_MESSAGE(g_.ok, g_.message);                        \
+    const auto gg_ = gradgradcheck(f, __VA_ARGS__);          \
+    CHECK_MESSAGE(gg_.ok, gg_.message);                      \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("math: values against the C library, float and double") {
+  const std::vector<double> xs{-3.5, -1.0, -1e-9, 0.0, 1e-9, 0.3, 2.0, 40.0};
+  const auto x = Tensor64::from_data(xs, Shape{Index(xs.size())});
+  struct Case {
+    const char* name;
+    std::function<Tensor64(const Tensor64&)> f;
+    std::function<double(double)> ref;
+  };
+  const std::vector<Case> cases = {
+      {"square", [](const Tensor64& t) { return square(t); }, [](double v) { return v * v; }},
+      {"reciprocal", [](const Tensor64& t) { return reciprocal(t); }, [](double v) { return 1 / v; }},
+      {"expm1", [](const Tensor64& t) { return expm1(t); }, [](double v) { return std::expm1(v); }},
+      {"sin", [](const Tensor64& t) { return sin(t); }, [](double v) { return std::sin(v); }},
+      {"cos", [](const Tensor64& t) { return cos(t); }, [](double v) { return std::cos(v); }},
+  };
+  for (const auto& c : cases) {
+    INFO(std::string(c.name));
+    const auto y = c.f(x);
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double want = c.ref(xs[i]), got = y.values()[Index(i)];
+      if (std::isfinite(want)) CHECK(got == doctest::Approx(want).epsilon(1e-14));
+      else CHECK(got == want);  // 1/0 = inf
+    }
+  }
+  const auto pos = Tensor64::from({1e-300, 1e-9, 0.5, 4.0, 1e300});
+  for (Index i = 0; i < pos.numel(); ++i) {
+    const double v = pos.values()[i];
+    CHECK(rsqrt(pos).values()[i] == doctest::Approx(1 / std::sqrt(v)).epsilon(1e-14));
+    CHECK(log1p(pos).values()[i] == doctest::Approx(std::log1p(v)).epsilon(1e-14));
+  }
+  // near 0 log1p and expm1 keep every digit: float too
+  CHECK(log1p(Tensor::from({1e-10f})).item() == doctest::Approx(1e-10).epsilon(1e-6));
+  CHECK(expm1(Tensor::from({-1e-10f})).item() == doctest::Approx(-1e-10).epsilon(1e-6));
+  // pow with a tensor exponent broadcasts; negative bases with integer exponents work
+  const auto p = pow(Tensor64::from_data(std::vector<double>{-2.0, 3.0}, Shape{2, 1}), Tensor64::from({2.0, 3.0, 0.5}));
+  CHECK(p.shape() == Shape{2, 3});
+  CHECK(p.at({0, 0}) == 4.0);
+  CHECK(p.at({0, 1}) == -8.0);
+  CHECK(std::isnan(p.at({0, 2})));
+  CHECK(p.at({1, 2}) == doctest::Approx(std::sqrt(3.0)));
+  CHECK(pow(2.0, Tensor64::from({-1.0, 10.0})).to_vector() == std::vector<double>{0.5, 1024.0});
+}
+
+TEST_CASE("math: gradcheck and gradgradcheck at random points and edge values") {
+  const auto any = random({6}, 1, -3, 3), pos = random({6}, 2, 0.2, 3);
+  CHECK_BOTH([](const Inputs& in) { return square(in[0]); }, {any});
+  CHECK_BOTH([](const Inputs& in) { return reciprocal(in[0]); }, {pos});
+  CHECK_BOTH([](const Inputs& in) { return rsqrt(in[0]); }, {pos});
+  CHECK_BOTH([](const Inputs& in) { return log1p(in[0]); }, {pos});
+  CHECK_BOTH([](const Inputs& in) { return expm1(in[0]); }, {any});
+  CHECK_BOTH([](const Inputs& in) { return sin(in[0]); }, {any});
+  CHECK_BOTH([](const Inputs& in) { return cos(in[0]); }, {any});
+  CHECK_BOTH([](const Inputs& in) { return pow(in[0], in[1]); }, {pos, any});
+  CHECK_BOTH([](const Inputs& in) { return pow(in[0], in[1]); }, {random({3, 1}, 3, 0.5, 2), random({4}, 4, -2, 2)});
+  CHECK_BOTH([](const Inputs& in) { return pow(2.5, in[0]); }, {any});
+  CHECK_BOTH([](const Inputs& in) { return expm1(in[0]); }, {Tensor64::from({-40.0, -20.0, 20.0, 40.0})});
+  CHECK_BOTH([](const Inputs& in) { return sin(in[0]); }, {Tensor64::from({-40.0, -20.0, 20.0, 40.0, 710.0})});
+  // at base 0 with a positive exponent the exponent's gradient is 0, as in PyTorch
+  auto base = Tensor64::from({0.0}), e = Tensor64::from({2.0}).requires_grad_();
+  pow(base, e).backward(Tensor64::ones({1}));
+  CHECK(e.grad().item() == 0.0);
+}
+
+TEST_CASE("math: logsumexp, var and std") {
+  const auto x = Tensor64::from({{1.0, 2.0, 3.0}, {1000.0, 1000.0, -1000.0}});
+  const auto l = logsumexp(x, 1);
+  CHECK(l.at({0}) == doctest::Approx(std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0))).epsilon(1e-15));
+  CHECK(l.at({1}) == doctest::Approx(1000.0 + std::log(2.0)).epsilon(1e-15));
+  CHECK(logsumexp(x, 0, true).shape() == Shape{1, 3});
+  CHECK(logsumexp(Tensor64::from({-INFINITY, -INFINITY}), 0).item() == -INFINITY);
+  // torch.var([1, 2, 3, 4]) = 1.6667 (correction 1), 1.25 with correction 0
+  const auto v = Tensor64::from({1.0, 2.0, 3.0, 4.0});
+  CHECK(var(v).item() == doctest::Approx(5.0 / 3.0));
+  CHECK(var(v, 0.0).item() == doctest::Approx(1.25));
+  CHECK(ember::std(v).item() == doctest::Approx(std::sqrt(5.0 / 3.0)));
+  CHECK(var(x, 1, 0.0).at({0}) == doctest::Approx(2.0 / 3.0));
+  CHECK(var(x, 0, 1.0, true).shape() == Shape{1, 3});
+  const auto r = random({3, 4}, 5, -2, 2);
+  for (int axis : {0, 1}) {
+    INFO("axis ", axis);
+    CHECK_BOTH([axis](const Inputs& in) { return logsumexp(in[0], axis); }, {r});
+    CHECK_BOTH([axis](const Inputs& in) { return var(in[0], axis); }, {r});
+    CHECK_BOTH([axis](const Inputs& in) { return ember::std(in[0], axis, 0.0, true); }, {r});
+  }
+  CHECK_BOTH([](const Inputs& in) { return logsumexp(in[0], 1); }, {Tensor64::from({{-40.0, 0.0, 40.0}, {710.0, 700.0, -710.0}})});
+  CHECK_THROWS_WITH_SUBSTR(logsumexp(r, 2), ShapeError, "logsumexp: axis 2 is out of range for shape [3x4]");
+}
+
+TEST_CASE("math: slice and narrow follow Python's rules") {
+  const auto x = Tensor64::from({{0.0, 1.0, 2.0, 3.0, 4.0}, {5.0, 6.0, 7.0, 8.0, 9.0}});
+  CHECK(slice(x, 1, 1, 4).to_vector() == std::vector<double>{1, 2, 3, 6, 7, 8});
+  CHECK(slice(x, 1, -2, 100).to_vector() == std::vector<double>{3, 4, 8, 9});  // clamped, not an error
+  CHECK(slice(x, 1, 0, 5, 2).to_vector() == std::vector<double>{0, 2, 4, 5, 7, 9});
+  CHECK(slice(x, 0, 1, 2).shape() == Shape{1, 5});
+  CHECK(slice(x, 1, 4, 2).shape() == Shape{2, 0});  // empty
+  CHECK(narrow(x, -1, 3, 2).to_vector() == std::vector<double>{3, 4, 8, 9});
+  CHECK_THROWS_WITH_SUBSTR(slice(x, 2, 0, 1), ShapeError, "slice: axis 2 is out of range for shape [2x5]");
+  CHECK_THROWS_WITH_SUBSTR(slice(x, 1, 0, 1, 0), ValueError, "slice: step 0 along axis 1 of [2x5] must be positive");
+  CHECK_THROWS_WITH_SUBSTR(narrow(x, 1, 3, 3), ValueError, "narrow: start 3 and length 3 do not fit axis 1 of size 5");
+  const auto r = random({3, 7, 2}, 6, -2, 2);
+  CHECK_BOTH([](const Inputs& in) { return slice(in[0] * in[0], 1, 1, 6, 2); }, {r});
+  CHECK_BOTH([](const Inputs& in) { return slice(in[0], 0, -2, 3) * slice(in[0], 0, 0, 2); }, {r});
+}
