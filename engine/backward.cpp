@@ -32,6 +32,9 @@ namespace {
 // uses. Whether a mark is active is looked up (under a mutex) only while two
 // or more passes run in the process; a single pass pays one CAS per node.
 std::atomic<std::uint64_t> g_last_mark{0};
+// Set once some recorded pass has stored a gradient graph in a node (Node::
+// grad_graph): until then a first-order pass need not look for stale ones.
+std::atomic<bool> g_graph_grads_stored{false};
 std::atomic<int> g_running{0};
 std::mutex g_active_mutex;
 std::vector<std::uint64_t> g_active;  // marks of the passes now running
@@ -129,9 +132,10 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   } restore{stashed};
   static thread_local std::vector<Node<T>*> stack;  // reused: no allocation per pass
   stack.clear();
+  const bool graph_grads = g_graph_grads_stored.load(std::memory_order_relaxed);
   auto visit = [&](const std::shared_ptr<Node<T>>& p) {
     p->pending = 0;
-    if (p->grad_graph) p->grad_graph.reset();  // this pass's gradient is not a graph
+    if (graph_grads && p->grad_graph) p->grad_graph.reset();  // this pass's gradient is not a graph
     if (!p->is_leaf()) p->grad.reset();
     else if (p->hooks && !p->grad.empty()) stashed.emplace_back(p, std::move(p->grad));
     stack.push_back(p.get());
@@ -396,6 +400,7 @@ std::vector<TensorT<T>> run_graph_backward(const std::vector<TensorT<T>>& roots,
       if (target_nodes[t] == n.get() && g.defined()) captured[t] = g;
     if (g.defined() && !targets && (n->is_leaf() || n->retain_grad)) {
       // backward(create_graph): the gradient is kept as values and as a graph.
+      g_graph_grads_stored.store(true, std::memory_order_relaxed);
       if (n->grad.empty()) {
         n->grad = Buffer<T>(n->shape.numel());
         n->grad.array() = g.values();

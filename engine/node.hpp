@@ -108,7 +108,7 @@ class BackwardFn {
     table_ = nullptr;
     object_ = nullptr;
   }
-  alignas(std::max_align_t) unsigned char storage_[48];
+  alignas(std::max_align_t) unsigned char storage_[32];
   void* object_ = nullptr;
   const Table* table_ = nullptr;
 };

@@ -57,9 +57,10 @@ template <class T>
 struct SpreadAlong {
   int axis;
   bool keepdim;
-  AxisView v;
   T scale;
+  Shape input;
   void operator()(T* dst, const T* gd) const {
+    const AxisView v = axis_view(input, axis);
     if (v.outer * v.size * v.inner == 0) return;
     ConstMatrixMap<T> g(gd, v.outer, v.inner);
     MatrixMap<T> gi(dst, v.outer * v.size, v.inner);
@@ -97,8 +98,9 @@ TensorT<T> sum_or_mean(const char* op, const TensorT<T>& x, int axis, bool keepd
   auto out = TensorT<T>::empty(shape.reduced(a, keepdim));
   sum_along(x.data(), v, out.data(), scale);
   // d/dx[o,k,i] sum_k x[o,k,i] = 1; for the mean 1/size
-  return record(out, op, {x}, [grad = SpreadAlong<T>{a, keepdim, v, scale}](auto& b) {
-    d::kernel(b, 0, "sum_backward", std::cref(grad), grad, b.grad());
+  return record(out, op, {x}, [a, keepdim, scale](auto& b) {
+    const SpreadAlong<T> grad{a, keepdim, scale, b.input_shape(0)};
+    d::kernel(b, 0, "sum_backward", grad, grad, b.grad());
   });
 }
 
@@ -141,8 +143,9 @@ template <class T>
 struct MaxGrad {
   int axis;
   bool keepdim;
-  AxisView v;
+  Shape input;
   void operator()(T* gi, const T* g, const T* in, const T* top) const {
+    const AxisView v = axis_view(input, axis);
     for (Index r = 0; r < v.outer; ++r) {
       for (Index i = 0; i < v.inner; ++i) {
         const Index j = r * v.inner + i;
@@ -193,8 +196,9 @@ TensorT<T> max(const TensorT<T>& x, int axis, bool keepdim) {
   // d/dx max_k x[o,k,i] = 1 at the first k where x[o,k,i] equals the max (the
   // first NaN when the max is NaN), 0 elsewhere (MaxGrad). The index is found
   // again from the saved input and output instead of being stored per call.
-  return record(out, "max", {x}, [grad = MaxGrad<T>{a, keepdim, v}](auto& b) {
-    d::kernel(b, 0, "max_backward", std::cref(grad), grad, b.grad(), b.input(0), b.output());
+  return record(out, "max", {x}, [a, keepdim](auto& b) {
+    const MaxGrad<T> grad{a, keepdim, b.input_shape(0)};
+    d::kernel(b, 0, "max_backward", grad, grad, b.grad(), b.input(0), b.output());
   });
 }
 

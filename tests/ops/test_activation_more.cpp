@@ -54,7 +54,7 @@ const std::vector<Case> kCases = {
 
 }  // namespace
 
-TEST_CASE("activation_more: values and slopes against the closed forms, float and double") {
+TEST_CASE("activation_more: values and slopes against the closed forms (double)") {
   const std::vector<double> xs{-40.0, -7.0, -3.5, -2.9, -1.2, -0.4, 0.3, 0.9, 2.5, 3.2, 5.0, 6.5, 40.0};
   for (const auto& c : kCases) {
     INFO(std::string(c.name));
@@ -67,11 +67,6 @@ TEST_CASE("activation_more: values and slopes against the closed forms, float an
       CHECK(y.values()[Index(i)] == doctest::Approx(c.ref(xs[i])).epsilon(1e-12));
       CHECK(x.grad().values()[Index(i)] == doctest::Approx(c.slope(xs[i])).epsilon(1e-12));
     }
-    // float agrees with the double reference
-    const auto yf = c.f(x.detach()).to_vector();
-    std::vector<float> xf(xs.begin(), xs.end());
-    (void)xf;
-    for (std::size_t i = 0; i < xs.size(); ++i) CHECK(yf[i] == doctest::Approx(c.ref(xs[i])).epsilon(1e-12));
   }
 }
 
