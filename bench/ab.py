@@ -54,6 +54,26 @@ def main():
             continue
         b, f = statistics.median(t["before"]), statistics.median(t["after"])
         print(f"| {w} | {impl} | {th} | {b:.3f} | {f:.3f} | {f / b:.3f} |")
+    # ember / hand in the same binary and round: the framework's cost with the
+    # binary's code layout factored out (the hand floor's code is the same in
+    # both builds, yet its time moves with the binary).
+    ratios = {}
+    for row in raw:
+        if row["impl"] != "ember":
+            continue
+        hand = [h for h in raw if h["impl"] == "hand" and h["workload"] == row["workload"]
+                and h["threads"] == row["threads"] and h["build"] == row["build"] and h["round"] == row["round"]]
+        if hand:
+            ratios.setdefault((row["workload"], row["threads"]), {"before": [], "after": []})[row["build"]].append(
+                row["median_us"] / hand[0]["median_us"])
+    if ratios:
+        print()
+        print("| workload | threads | ember / hand before | ember / hand after | change |")
+        print("|---|---|---|---|---|")
+        for (w, th), t in ratios.items():
+            if t["before"] and t["after"]:
+                b, f = statistics.median(t["before"]), statistics.median(t["after"])
+                print(f"| {w} | {th} | {b:.3f} | {f:.3f} | {f / b:.3f} |")
     if a.json_out:
         with open(a.json_out, "w") as fh:
             for row in raw:
