@@ -183,6 +183,17 @@ TensorT<T> zero_base(const TensorT<T>& x, const TensorT<T>& p) {
   return (x == T(0)) * (p > T(0));
 }
 
+// 1 where x > y, 1/2 where x == y, else 0: maximum's share of the gradient.
+template <class A, class B>
+Eigen::Array<typename A::Scalar, Eigen::Dynamic, 1> share_of_max(const Eigen::ArrayBase<A>& x, const Eigen::ArrayBase<B>& y) {
+  using S = typename A::Scalar;
+  return (x > y).template cast<S>() + (x == y).template cast<S>() * S(0.5);
+}
+template <class T>
+TensorT<T> share_of_max(const TensorT<T>& x, const TensorT<T>& y) {
+  return (x > y) + (x == y) * T(0.5);
+}
+
 // Masks: a bool expression on the fast path, a 0/1 tensor (no grad) on the other.
 template <class D>
 auto nonzero(const Eigen::ArrayBase<D>& m) {
