@@ -256,7 +256,7 @@ template <class T>
 struct CrossEntropyGrad {
   Reduction reduction;
   Index rows, cols;
-  Column<T> lse;
+  Column<T> max, log_total;  // per row: the largest logit, log sum exp(z - max)
   std::vector<Index> classes;
   void operator()(T* dz, const T* g, const T* zd) const {
     Rows<T> d(dz, rows, cols);
@@ -265,7 +265,9 @@ struct CrossEntropyGrad {
                                                      : Column<T>::Constant(rows, reduction == Reduction::mean
                                                                                      ? g[0] / T(rows)
                                                                                      : g[0]);
-    d += exp_rows(z.colwise() - lse).colwise() * u;
+    // (z - max) - log_total, not z - lse: both terms of lse are ~|z| and
+    // their sum would round away the digits softmax needs at large logits
+    d += exp_rows((z.colwise() - max).colwise() - log_total).colwise() * u;
     for (Index i = 0; i < rows; ++i) d(i, classes[static_cast<std::size_t>(i)]) -= u[i];
   }
   void operator()(GraphBackward<T>& b) const {
@@ -305,16 +307,17 @@ TensorT<T> cross_entropy(const TensorT<T>& logits, std::span<const Index> classe
   check_classes("cross_entropy", logits.shape(), classes);
   const Index rows = logits.shape()[0], cols = logits.shape()[1];
   ConstRows<T> z(logits.data(), rows, cols);
-  Column<T> lse(rows), losses(rows);
+  Column<T> max(rows), log_total(rows), losses(rows);
   if (cols > 0) {
-    const Column<T> max = z.rowwise().maxCoeff();
-    lse = max + exp_rows(z.colwise() - max).rowwise().sum().log();
+    max = z.rowwise().maxCoeff();
+    log_total = exp_rows(z.colwise() - max).rowwise().sum().log();
   }
-  for (Index i = 0; i < rows; ++i) losses[i] = lse[i] - z(i, classes[static_cast<std::size_t>(i)]);
+  // (max - z_class) + log_total: as exact as nll_loss(log_softmax(z))
+  for (Index i = 0; i < rows; ++i) losses[i] = (max[i] - z(i, classes[static_cast<std::size_t>(i)])) + log_total[i];
   auto out = reduce<T>(losses, Shape{rows}, reduction);
   // d/dz_ij = softmax(z_i)_j - [j = class_i]
   return record(out, "cross_entropy", {logits},
-                [grad = CrossEntropyGrad<T>{reduction, rows, cols, std::move(lse),
+                [grad = CrossEntropyGrad<T>{reduction, rows, cols, std::move(max), std::move(log_total),
                                             std::vector<Index>(classes.begin(), classes.end())}](auto& b) {
                   d::kernel(b, 0, "cross_entropy_backward", std::cref(grad), grad, b.grad(), b.input(0));
                 });

@@ -422,3 +422,35 @@ TEST_CASE("loss: each loss is one node whose inputs are the prediction and the t
   CHECK(cross_entropy(Tensor::from({{0.1f, 0.9f}}), cls).item() ==
         doctest::Approx(cross_entropy(z, cls).item()).epsilon(1e-6));
 }
+
+TEST_CASE("loss: fused cross_entropy keeps its digits at large logits (float, shifted by 1e4)") {
+  Generator gen(21);
+  const auto base = Tensor64::randn({8, 5}, gen);
+  const std::vector<Index> classes{0, 1, 2, 3, 4, 0, 1, 2};
+  std::vector<float> shifted;
+  for (double v : base.to_vector()) shifted.push_back(float(v + 1e4));
+  // reference in double from the very same float logits: the shift changes nothing mathematically
+  std::vector<double> exact;
+  for (float v : shifted) exact.push_back(double(v) - 1e4);
+  auto zd = Tensor64::from_data(exact, Shape{8, 5}).requires_grad_();
+  cross_entropy(zd, classes).backward();
+  const auto want = zd.grad().to_vector();
+  auto z = Tensor::from_data(shifted, Shape{8, 5}).requires_grad_();
+  const auto loss = cross_entropy(z, classes);
+  loss.backward();
+  const auto got = z.grad().to_vector();
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    worst = std::max(worst, std::abs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(want[i]));
+  }
+  // the form exp(z - lse) lost ~3e-4 here; exp((z - max) - log_total) keeps float precision
+  INFO("max gradient error ", worst, " relative to ", scale);
+  CHECK(worst / scale < 1e-6);
+  // and the fused form matches the unfused nll_loss(log_softmax) to float rounding
+  auto zu = z.detach().requires_grad_();
+  nll_loss(log_softmax(zu, 1), classes).backward();
+  const auto unfused = zu.grad().to_vector();
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(unfused[i]).epsilon(1e-6).scale(1e-7));
+  CHECK(loss.item() == doctest::Approx(nll_loss(log_softmax(z.detach(), 1), classes).item()).epsilon(1e-6));
+}
