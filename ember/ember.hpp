@@ -6,6 +6,7 @@
 #include "../engine/error.hpp"
 #include "../engine/gradcheck.hpp"
 #include "../engine/observer.hpp"
+#include "../engine/print.hpp"
 #include "../engine/random.hpp"
 #include "../engine/record.hpp"
 #include "../engine/shape.hpp"

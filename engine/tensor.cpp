@@ -1,5 +1,7 @@
 #include "tensor.hpp"
 
+#include "print.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -175,11 +177,7 @@ T TensorT<T>::at(std::initializer_list<Index> index) const {
 
 template <class T>
 std::string TensorT<T>::str() const {
-  if (!defined()) return "tensor(undefined)";
-  std::string s = fmt::format("tensor{} [", shape().str());
-  const Index shown = std::min<Index>(numel(), 20);
-  for (Index i = 0; i < shown; ++i) s += fmt::format("{}{:.6g}", i ? ", " : "", data()[i]);
-  return s + (shown < numel() ? ", ...]" : "]");
+  return format_tensor(*this, print_options());
 }
 
 // --- autograd -------------------------------------------------------------

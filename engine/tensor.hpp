@@ -82,7 +82,7 @@ class TensorT {
   std::vector<T> to_vector() const;
   T item() const;                                  // the value of a one-element tensor
   T at(std::initializer_list<Index> index) const;  // one element, bounds-checked
-  std::string str() const;                         // shape and values, for printing
+  std::string str() const;                         // values, shape, dtype as PyTorch prints them (engine/print.hpp)
 
   // --- autograd -----------------------------------------------------------
   // Marks a leaf as a parameter whose gradient backward computes. Returns
