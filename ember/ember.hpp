@@ -15,6 +15,7 @@
 #include "../ops/arithmetic.hpp"
 #include "../ops/comparison.hpp"
 #include "../ops/derivative.hpp"
+#include "../ops/indexing.hpp"
 #include "../ops/layout.hpp"
 #include "../ops/linalg.hpp"
 #include "../ops/math.hpp"

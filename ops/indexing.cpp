@@ -1,0 +1,351 @@
+#include "indexing.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "../engine/record.hpp"
+#include "derivative.hpp"
+
+namespace ember {
+
+Indices::Indices(std::vector<Index> v, Shape s) : values(std::move(v)), shape(s) {
+  if (static_cast<Index>(values.size()) != shape.numel())
+    fail<ShapeError>("Indices: {} values for shape {} ({} elements)", values.size(), shape.str(), shape.numel());
+}
+Indices::Indices(std::initializer_list<Index> v) : values(v), shape(Shape{static_cast<Index>(v.size())}) {}
+Indices::Indices(std::initializer_list<std::initializer_list<Index>> rows) {
+  const Index cols = rows.size() ? static_cast<Index>(rows.begin()->size()) : 0;
+  for (const auto& r : rows) {
+    if (static_cast<Index>(r.size()) != cols)
+      fail<ShapeError>("Indices: rows of different lengths ({} and {})", cols, r.size());
+    values.insert(values.end(), r.begin(), r.end());
+  }
+  shape = Shape{static_cast<Index>(rows.size()), cols};
+}
+Index Indices::at(std::initializer_list<Index> index) const {
+  if (static_cast<int>(index.size()) != shape.rank())
+    fail<ShapeError>("Indices::at: {} indices for shape {}", index.size(), shape.str());
+  Index flat = 0;
+  int d = 0;
+  for (Index i : index) {
+    if (i < 0 || i >= shape[d]) fail<ShapeError>("Indices::at: index {} out of range for shape {}", i, shape.str());
+    flat = flat * shape[d++] + i;
+  }
+  return values[static_cast<std::size_t>(flat)];
+}
+
+namespace {
+
+Index outer_of(const Shape& s, int a) {
+  Index n = 1;
+  for (int i = 0; i < a; ++i) n *= s[i];
+  return n;
+}
+Index inner_of(const Shape& s, int a) {
+  Index n = 1;
+  for (int i = a + 1; i < s.rank(); ++i) n *= s[i];
+  return n;
+}
+
+// Where each position of `index` reads along `axis` in a tensor of shape
+// `full`: offsets[p] for the p-th index position, row-major.
+std::vector<Index> offsets_of(const char* op, const Shape& full, int axis, const Indices& index) {
+  const Shape& is = index.shape;
+  if (is.rank() != full.rank())
+    fail<ShapeError>("{}: index of shape {} must have the rank of the input {}", op, is.str(), full.str());
+  for (int d = 0; d < is.rank(); ++d)
+    if (d != axis && is[d] > full[d])
+      fail<ShapeError>("{}: index of shape {} is larger than input {} along axis {}", op, is.str(), full.str(), d);
+  std::vector<Index> stride(std::size_t(full.rank()), 1), coord(std::size_t(full.rank()), 0), out;
+  for (int d = full.rank() - 2; d >= 0; --d) stride[std::size_t(d)] = stride[std::size_t(d + 1)] * full[d + 1];
+  out.reserve(index.values.size());
+  for (std::size_t p = 0; p < index.values.size(); ++p) {
+    const Index v = index.values[p];
+    if (v < -full[axis] || v >= full[axis]) {
+      std::string pos;
+      for (int d = 0; d < is.rank(); ++d) pos += (d ? "," : "") + std::to_string(coord[std::size_t(d)]);
+      fail<ValueError>("{}: index {} at position ({}) is out of range for axis {} of size {}", op, v, pos, axis,
+                       full[axis]);
+    }
+    Index off = 0;
+    for (int d = 0; d < full.rank(); ++d)
+      off += (d == axis ? (v < 0 ? v + full[axis] : v) : coord[std::size_t(d)]) * stride[std::size_t(d)];
+    out.push_back(off);
+    for (int d = is.rank() - 1; d >= 0; --d) {  // next position
+      if (++coord[std::size_t(d)] < is[d]) break;
+      coord[std::size_t(d)] = 0;
+    }
+  }
+  return out;
+}
+
+// gather: dst[p] += x[offsets[p]]; scatter: dst[offsets[p]] += src[p].
+template <class T>
+struct Scatter {
+  int axis;
+  Indices index;
+  std::shared_ptr<const std::vector<Index>> offsets;
+  Shape full;
+};
+
+template <class T>
+struct GatherInto;
+// The gradient of gather (scatter into x's shape); its derivative gathers.
+template <class T>
+struct ScatterInto {
+  Scatter<T> s;
+  void operator()(T* dst, const T* src) const {
+    for (std::size_t p = 0; p < s.offsets->size(); ++p) dst[(*s.offsets)[p]] += src[p];
+  }
+  void operator()(GraphBackward<T>& b) const { b.accumulate(0, gather(b.grad(), s.axis, s.index)); }
+};
+// The gradient of scatter_add's src (gather from g); its derivative scatters.
+template <class T>
+struct GatherInto {
+  Scatter<T> s;
+  void operator()(T* dst, const T* src) const {
+    for (std::size_t p = 0; p < s.offsets->size(); ++p) dst[p] += src[(*s.offsets)[p]];
+  }
+  void operator()(GraphBackward<T>& b) const {
+    b.accumulate(0, scatter_add(TensorT<T>::zeros(s.full), s.axis, s.index, b.grad()));
+  }
+};
+
+}  // namespace
+
+template <class T>
+TensorT<T> gather(const TensorT<T>& x, int axis, const Indices& index) {
+  const int a = x.shape().normalize_axis(axis, "gather");
+  const Scatter<T> s{a, index, std::make_shared<const std::vector<Index>>(offsets_of("gather", x.shape(), a, index)), x.shape()};
+  auto out = TensorT<T>::zeros(index.shape);
+  GatherInto<T>{s}(out.node().value.data(), x.data());
+  // d/dx gather = 1 at the gathered places; repeats add up
+  return record(out, "gather", {x}, [grad = ScatterInto<T>{s}](auto& b) {
+    d::kernel(b, 0, "gather_backward", grad, grad, b.grad());
+  });
+}
+
+template <class T>
+TensorT<T> scatter_add(const TensorT<T>& x, int axis, const Indices& index, const TensorT<T>& src) {
+  const int a = x.shape().normalize_axis(axis, "scatter_add");
+  if (!(src.shape() == index.shape))
+    fail<ShapeError>("scatter_add: src of shape {} must have the index's shape {}", src.shape().str(), index.shape.str());
+  const Scatter<T> s{a, index, std::make_shared<const std::vector<Index>>(offsets_of("scatter_add", x.shape(), a, index)),
+                     x.shape()};
+  auto out = TensorT<T>::empty(x.shape());
+  out.node().value.array() = x.values();
+  ScatterInto<T>{s}(out.node().value.data(), src.data());
+  // d/dx = 1; d/dsrc = the gradient gathered at the same places
+  return record(out, "scatter_add", {x, src}, [grad = GatherInto<T>{s}](auto& b) {
+    b.accumulate(0, b.grad());
+    d::kernel(b, 1, "scatter_add_backward", grad, grad, b.grad());
+  });
+}
+
+template <class T>
+TensorT<T> index_select(const TensorT<T>& x, int axis, std::span<const Index> index) {
+  const Shape& sh = x.shape();
+  const int a = sh.normalize_axis(axis, "index_select");
+  // positions along the axis, repeated over the other axes: a gather
+  Shape is = sh;
+  is[a] = static_cast<Index>(index.size());
+  const Index outer = outer_of(sh, a), inner = inner_of(sh, a);
+  std::vector<Index> v;
+  v.reserve(std::size_t(is.numel()));
+  for (Index o = 0; o < outer; ++o)
+    for (Index k : index)
+      for (Index i = 0; i < inner; ++i) v.push_back(k);
+  for (std::size_t i = 0; i < index.size(); ++i)
+    if (index[i] < 0 || index[i] >= sh[a])
+      fail<ValueError>("index_select: index {} at position {} is out of range for axis {} of size {} (shape {})",
+                       index[i], i, axis, sh[a], sh.str());
+  return gather(x, a, Indices(std::move(v), is));
+}
+
+namespace {
+
+// The first largest (smallest) entry of n values at stride; NaN counts as the largest.
+template <class T>
+Index arg_best(const T* p, Index n, Index stride, bool largest) {
+  Index best = 0;
+  for (Index k = 0; k < n; ++k) {
+    const T v = p[k * stride], b = p[best * stride];
+    if (std::isnan(b)) break;
+    if (std::isnan(v) || (largest ? v > b : v < b)) best = k;
+    if (std::isnan(v)) break;
+  }
+  return best;
+}
+
+template <class T>
+Indices arg_along(const char* op, const TensorT<T>& x, int axis, bool keepdim, bool largest) {
+  const Shape& s = x.shape();
+  const int a = s.normalize_axis(axis, op);
+  if (s[a] == 0) fail<ShapeError>("{}: cannot reduce axis {} of size 0 (shape {})", op, axis, s.str());
+  const Index outer = outer_of(s, a), inner = inner_of(s, a), n = s[a];
+  std::vector<Index> v;
+  for (Index o = 0; o < outer; ++o)
+    for (Index i = 0; i < inner; ++i) v.push_back(arg_best(x.data() + o * n * inner + i, n, inner, largest));
+  return Indices(std::move(v), s.reduced(a, keepdim));
+}
+
+// max over all elements: g split evenly among the places equal to the max
+// (the NaNs when it is NaN). Derivative in g: the upstream at those places,
+// averaged; none in x or the max.
+template <class T>
+struct MaxAllGrad {
+  static Buffer<T> share(const T* x, Index n, T top) {
+    Buffer<T> s(n);
+    Index count = 0;
+    for (Index i = 0; i < n; ++i) {
+      const bool hit = std::isnan(top) ? std::isnan(x[i]) : x[i] == top;
+      s.data()[i] = hit ? T(1) : T(0);
+      count += hit;
+    }
+    for (Index i = 0; i < n; ++i) s.data()[i] /= T(count);
+    return s;
+  }
+  Index n;
+  void operator()(T* dst, const T* g, const T* x, const T* top) const {
+    const Buffer<T> s = share(x, n, top[0]);
+    for (Index i = 0; i < n; ++i) dst[i] += g[0] * s.data()[i];
+  }
+  void operator()(GraphBackward<T>& b) const {
+    if (!b.needs(0)) return;
+    const TensorT<T> x = b.input(1), top = b.input(2);
+    const Buffer<T> s = share(x.data(), n, top.data()[0]);
+    const auto weights = TensorT<T>::from_data(std::span<const T>(s.data(), std::size_t(n)), x.shape());
+    b.accumulate(0, sum(b.grad() * weights));
+  }
+};
+
+}  // namespace
+
+template <class T>
+Index argmax(const TensorT<T>& x) {
+  if (x.numel() == 0) fail<ShapeError>("argmax: tensor of shape {} is empty", x.shape().str());
+  return arg_best(x.data(), x.numel(), 1, true);
+}
+template <class T>
+Index argmin(const TensorT<T>& x) {
+  if (x.numel() == 0) fail<ShapeError>("argmin: tensor of shape {} is empty", x.shape().str());
+  return arg_best(x.data(), x.numel(), 1, false);
+}
+template <class T>
+Indices argmax(const TensorT<T>& x, int axis, bool keepdim) {
+  return arg_along("argmax", x, axis, keepdim, true);
+}
+template <class T>
+Indices argmin(const TensorT<T>& x, int axis, bool keepdim) {
+  return arg_along("argmin", x, axis, keepdim, false);
+}
+
+template <class T>
+TensorT<T> max(const TensorT<T>& x) {
+  if (x.numel() == 0) fail<ShapeError>("max: tensor of shape {} is empty", x.shape().str());
+  auto out = TensorT<T>::scalar(x.data()[argmax(x)]);
+  return record(out, "max_all", {x}, [n = x.numel()](auto& b) {
+    d::kernel(b, 0, "max_all_backward", MaxAllGrad<T>{n}, MaxAllGrad<T>{n}, b.grad(), b.input(0), b.output());
+  });
+}
+template <class T>
+TensorT<T> min(const TensorT<T>& x) {
+  return -max(-x);
+}
+template <class T>
+TensorT<T> min(const TensorT<T>& x, int axis, bool keepdim) {
+  return -max(-x, axis, keepdim);
+}
+
+namespace {
+
+// dst += the running sum of src along the axis, forward or reversed.
+template <class T>
+struct RunningSum {
+  Index outer, n, inner;
+  bool reverse;
+  void operator()(T* dst, const T* src) const {
+    for (Index o = 0; o < outer; ++o)
+      for (Index i = 0; i < inner; ++i) {
+        T acc = 0;
+        for (Index k = 0; k < n; ++k) {
+          const Index kk = reverse ? n - 1 - k : k;
+          const Index at = (o * n + kk) * inner + i;
+          acc += src[at];
+          dst[at] += acc;
+        }
+      }
+  }
+};
+
+// cumsum's gradient is the reversed running sum of g; the derivative of that
+// is the forward running sum of the upstream gradient.
+template <class T>
+struct CumsumGrad {
+  int axis;
+  RunningSum<T> reversed;
+  void operator()(T* dst, const T* g) const { reversed(dst, g); }
+  void operator()(GraphBackward<T>& b) const { b.accumulate(0, cumsum(b.grad(), axis)); }
+};
+
+}  // namespace
+
+template <class T>
+TensorT<T> cumsum(const TensorT<T>& x, int axis) {
+  const Shape& s = x.shape();
+  const int a = s.normalize_axis(axis, "cumsum");
+  const RunningSum<T> forward{outer_of(s, a), s[a], inner_of(s, a), false};
+  auto out = TensorT<T>::zeros(s);
+  forward(out.node().value.data(), x.data());
+  // d/dx_k sum_{j <= i} x_j = [k <= i]: the gradient sums g from the end
+  return record(out, "cumsum", {x}, [grad = CumsumGrad<T>{a, RunningSum<T>{forward.outer, forward.n, forward.inner, true}}](auto& b) {
+    d::kernel(b, 0, "cumsum_backward", grad, grad, b.grad());
+  });
+}
+
+namespace {
+
+// (total)^(1/p) with a zero total giving 0 and gradient 0 (no 0 * inf).
+template <class T>
+TensorT<T> root(const TensorT<T>& total, double p) {
+  const TensorT<T> positive = total > T(0);
+  const TensorT<T> safe = where(positive, total, TensorT<T>::ones(Shape{}));
+  const TensorT<T> r = p == 2 ? sqrt(safe) : pow(safe, T(1.0 / p));
+  return where(positive, r, TensorT<T>::zeros(Shape{}));
+}
+
+template <class T>
+TensorT<T> powered(const TensorT<T>& x, double p) {
+  if (!(p > 0)) fail<ValueError>("norm: p = {} must be positive", p);
+  return p == 2 ? x * x : p == 1 ? abs(x) : pow(abs(x), T(p));
+}
+
+}  // namespace
+
+template <class T>
+TensorT<T> norm(const TensorT<T>& x, double p) {
+  return root(sum(powered(x, p)), p);
+}
+template <class T>
+TensorT<T> norm(const TensorT<T>& x, double p, int axis, bool keepdim) {
+  return root(sum(powered(x, p), axis, keepdim), p);
+}
+
+#define EMBER_INSTANTIATE(T)                                                                      \
+  template TensorT<T> index_select(const TensorT<T>&, int, std::span<const Index>);               \
+  template TensorT<T> gather(const TensorT<T>&, int, const Indices&);                             \
+  template TensorT<T> scatter_add(const TensorT<T>&, int, const Indices&, const TensorT<T>&);     \
+  template Index argmax(const TensorT<T>&);                                                       \
+  template Index argmin(const TensorT<T>&);                                                       \
+  template Indices argmax(const TensorT<T>&, int, bool);                                          \
+  template Indices argmin(const TensorT<T>&, int, bool);                                          \
+  template TensorT<T> max(const TensorT<T>&);                                                     \
+  template TensorT<T> min(const TensorT<T>&);                                                     \
+  template TensorT<T> min(const TensorT<T>&, int, bool);                                          \
+  template TensorT<T> cumsum(const TensorT<T>&, int);                                             \
+  template TensorT<T> norm(const TensorT<T>&, double);                                            \
+  template TensorT<T> norm(const TensorT<T>&, double, int, bool);
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(double)
+
+}  // namespace ember
