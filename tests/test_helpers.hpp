@@ -18,3 +18,13 @@
     }                                                                                    \
     CHECK_MESSAGE(ember_thrown_, "expected " #Exception " from " #expr);                 \
   } while (0)
+
+// gradcheck and gradgradcheck of `f` at the given inputs, each reported
+// with its message on failure.
+#define CHECK_GRAD_AND_GRADGRAD(f, ...)             \
+  do {                                              \
+    const auto g_ = gradcheck(f, __VA_ARGS__);      \
+    CHECK_MESSAGE(g_.ok, g_.message);               \
+    const auto gg_ = gradgradcheck(f, __VA_ARGS__); \
+    CHECK_MESSAGE(gg_.ok, gg_.message);             \
+  } while (0)
