@@ -259,6 +259,7 @@ void GradientAllreduce<T>::finish() {
       if (node->grad.empty()) node->grad = Buffer<T>(static_cast<Index>(p.count));
       const T* src = values.data() + p.offset;
       for (std::size_t i = 0; i < p.count; ++i) node->grad.data()[i] = src[i] * scale;
+      node->grad_graph.reset();  // the averaged gradient is values only
     }
     p.seen = false;
   }

@@ -268,14 +268,16 @@ void first_order_fallback(const std::shared_ptr<Node<T>>& n, const TensorT<T>& g
   const std::size_t count = n->inputs.size();
   std::vector<Buffer<T>> kept(count);
   for (std::size_t i = 0; i < count; ++i) kept[i] = std::move(n->inputs[i]->grad);
+  Buffer<T> own = std::move(n->grad);  // a retained gradient stays as it was
   struct Restore {
     const std::shared_ptr<Node<T>>& n;
     std::vector<Buffer<T>>& kept;
+    Buffer<T>& own;
     ~Restore() {  // in reverse: an input used twice got its gradient stashed at its first slot
       for (std::size_t i = kept.size(); i-- > 0;) n->inputs[i]->grad = std::move(kept[i]);
-      n->grad.reset();
+      n->grad = std::move(own);
     }
-  } restore{n, kept};
+  } restore{n, kept, own};
   n->grad = Buffer<T>(g.numel());
   n->grad.array() = g.values();
   Backward<T> b(*n);
@@ -349,8 +351,8 @@ std::vector<TensorT<T>> run_graph_backward(const std::vector<TensorT<T>>& roots,
       fail<GraphError>("{}: the graph through '{}' was already freed by an earlier backward; call the first backward "
                        "with retain_graph = true to run backward twice",
                        who, n->op);
-    if (!targets) {
-      if (!n->is_leaf()) n->grad.reset();
+    if (!targets && !n->is_leaf()) {  // a leaf keeps its gradient (and its graph) to add to
+      n->grad.reset();
       n->grad_graph.reset();
     }
     for (auto& p : n->inputs) {
@@ -396,6 +398,11 @@ std::vector<TensorT<T>> run_graph_backward(const std::vector<TensorT<T>>& roots,
                            n->shape.str(), replaced.shape().str());
         g = replaced;
       }
+    // A gradient handed out must not be a tensor the caller holds (an
+    // upstream gradient, a hook's result): a leaf is copied, or passed
+    // through a recorded identity when it requires grad.
+    if (g.defined() && g.is_leaf() && (n->is_leaf() || n->retain_grad || !target_nodes.empty()))
+      g = g.requires_grad() ? g * T(1) : g.detach();
     for (std::size_t t = 0; t < target_nodes.size(); ++t)
       if (target_nodes[t] == n.get() && g.defined()) captured[t] = g;
     if (g.defined() && !targets && (n->is_leaf() || n->retain_grad)) {
@@ -405,6 +412,9 @@ std::vector<TensorT<T>> run_graph_backward(const std::vector<TensorT<T>>& roots,
         n->grad = Buffer<T>(n->shape.numel());
         n->grad.array() = g.values();
         n->grad_graph = g.node_ptr();
+      } else if (n->grad_graph) {  // a second create_graph backward adds to the first's graph
+        n->grad.array() += g.values();
+        n->grad_graph = (TensorT<T>(n->grad_graph) + g).node_ptr();
       } else {
         const auto old = TensorT<T>::from_data(std::span<const T>(n->grad.data(), std::size_t(n->grad.size())),
                                                n->shape);

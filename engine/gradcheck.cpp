@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <ostream>
 
 #include "../ops/arithmetic.hpp"
@@ -155,6 +156,29 @@ GradcheckResult gradgradcheck(const GradcheckFn& f, const std::vector<Tensor64>&
   std::vector<Tensor64> args(inputs.begin(), inputs.end());
   args.push_back(Tensor64::rand(out_shape, gen, -1, 1));
   const std::size_t n = inputs.size();
+  // The recorded first-order gradient must equal the first-order backward's:
+  // gradcheck tests only the latter, and the check below differentiates the former.
+  {
+    EnableGradGuard grad_on;
+    const Tensor64 y = f(probe);
+    if (y.requires_grad()) {
+      const auto recorded = grad<double>({y}, probe, {args.back()}, {.create_graph = true, .allow_unused = true});
+      y.backward(args.back());
+      for (std::size_t i = 0; i < n; ++i)
+        for (Index k = 0; k < probe[i].numel(); ++k) {
+          const double fast = probe[i].has_grad() ? std::as_const(probe[i]).node().grad.data()[k] : 0.0;
+          const double rec = recorded[i].defined() ? recorded[i].data()[k] : 0.0;
+          if (std::fabs(fast - rec) > opt.atol + opt.rtol * std::fabs(fast) || std::isnan(fast) != std::isnan(rec)) {
+            GradcheckResult r;
+            r.ok = false;
+            r.message = fmt::format("gradgradcheck: input {} element {}: the recorded (create_graph) gradient is {:.9g}, "
+                                    "the first-order backward gives {:.9g}",
+                                    i, element_name(probe[i].shape(), k), rec, fast);
+            return r;
+          }
+        }
+    }
+  }
   auto first_order = [&f, n](const std::vector<Tensor64>& xs_and_v) {
     EnableGradGuard grad_on;
     const std::vector<Tensor64> xs(xs_and_v.begin(), xs_and_v.begin() + static_cast<std::ptrdiff_t>(n));

@@ -70,6 +70,7 @@ TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F
   for (const auto& in : inputs) any = any || detail::get(in).requires_grad();
   if (!any) return std::move(out);
   Node<T>& node = out.node();
+  node.backward.emplace(std::forward<F>(backward));  // first: if storing it throws, the node stays a plain leaf
   node.op = op;
   node.requires_grad = true;
   node.surrogate_gradient = options.surrogate_gradient;
@@ -83,7 +84,6 @@ TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F
   // The output is new: writes before this point were the op's own.
   node.version = node.saved_version = 0;
   node.last_saved.store(0, std::memory_order_relaxed);
-  node.backward.emplace(std::forward<F>(backward));
   return std::move(out);
 }
 

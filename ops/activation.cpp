@@ -229,7 +229,9 @@ struct GeluGrad {
     if (b.needs(0)) b.accumulate(0, d::map2("gelu_backward", gelu_grad<T>(), *this, b.grad(), x));
     if (b.needs(1)) {
       const TensorT<T> x2 = x * x;
-      b.accumulate(1, b.grad() * b.input(0) * (exp(x2 * T(-0.5)) * T(kInvSqrt2Pi)) * (T(2) - x2));
+      const TensorT<T> density = exp(x2 * T(-0.5)) * T(kInvSqrt2Pi);
+      // where the density underflows to 0 the curvature is 0 (x^2 may be inf there)
+      b.accumulate(1, b.grad() * b.input(0) * d::where(density == T(0), T(0), density * (T(2) - x2)));
     }
   }
 };
@@ -287,7 +289,7 @@ struct GeluTanhGrad {
       const TensorT<T> t = s * (T(1) - s);
       const TensorT<T> da = (x2 * T(3 * kGeluK) + T(1)) * T(kGeluC);
       const TensorT<T> curvature = t * (da * T(2) + x * (T(1) - s * T(2)) * da * da + x * x * T(6 * kGeluC * kGeluK));
-      b.accumulate(1, b.grad() * b.input(0) * curvature);
+      b.accumulate(1, b.grad() * b.input(0) * d::where(t == T(0), T(0), curvature));  // 0, not 0 * inf, in the tails
     }
   }
 };
@@ -329,7 +331,8 @@ struct SiluGrad {
     if (b.needs(0)) b.accumulate(0, d::map2("silu_backward", simd::vectorized(kSiluGrad), *this, b.grad(), x));
     if (b.needs(1)) {
       const TensorT<T> s = sigmoid(x);
-      b.accumulate(1, b.grad() * b.input(0) * (s * (T(1) - s) * (x * (T(1) - s * T(2)) + T(2))));
+      const TensorT<T> t = s * (T(1) - s);
+      b.accumulate(1, b.grad() * b.input(0) * d::where(t == T(0), T(0), t * (x * (T(1) - s * T(2)) + T(2))));
     }
   }
 };

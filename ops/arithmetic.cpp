@@ -174,10 +174,11 @@ TensorT<T> pow(const TensorT<T>& x, ScalarOf<T> p) {
 template <class T>
 TensorT<T> pow(const TensorT<T>& x, const TensorT<T>& y) {
   auto out = broadcast_binary("pow", x, y, [](auto a, auto p) { return a.binaryExpr(p, [](T u, T v) { return std::pow(u, v); }); });
-  // d/dx x^y = y x^(y-1); d/dy x^y = x^y log x (0 where x = 0 and y > 0)
+  // d/dx x^y = y x^(y-1) (0 where y = 0); d/dy x^y = x^y log x (0 where x = 0 and y >= 0)
   return record(out, "pow", {x, y}, [](auto& g) {
     const auto base = at_output(g, 0), p = at_output(g, 1);
-    if (g.needs(0)) g.accumulate(0, g.grad() * p.array() * d::power(base.array(), p.array() - T(1)));
+    if (g.needs(0))
+      g.accumulate(0, d::where(p.array() == T(0), T(0), g.grad() * p.array() * d::power(base.array(), p.array() - T(1))));
     if (g.needs(1))
       g.accumulate(1, g.grad() * d::where(d::zero_base(base.array(), p.array()), T(0), g.output() * d::log(base.array())));
   });

@@ -172,15 +172,15 @@ template <class T>
 TensorT<T> power(const TensorT<T>& x, const TensorT<T>& p) {
   return ember::pow(x, p);
 }
-// x == 0 and p > 0: where pow's exponent gradient is taken as 0.
+// x == 0 and p >= 0: where pow's exponent gradient is taken as 0 (PyTorch's rule).
 template <class A, class P>
 auto zero_base(const Eigen::ArrayBase<A>& x, const Eigen::ArrayBase<P>& p) {
   using S = typename A::Scalar;
-  return x == S(0) && p > S(0);
+  return x == S(0) && p >= S(0);
 }
 template <class T>
 TensorT<T> zero_base(const TensorT<T>& x, const TensorT<T>& p) {
-  return (x == T(0)) * (p > T(0));
+  return (x == T(0)) * (p >= T(0));
 }
 
 // 1 where x > y, 1/2 where x == y, else 0: maximum's share of the gradient.

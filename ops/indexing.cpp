@@ -63,7 +63,10 @@ std::vector<Index> offsets_of(const char* op, const Shape& full, int axis, const
     const Index v = index.values[p];
     if (v < -full[axis] || v >= full[axis]) {
       std::string pos;
-      for (int d = 0; d < is.rank(); ++d) pos += (d ? "," : "") + std::to_string(coord[std::size_t(d)]);
+      for (int d = 0; d < is.rank(); ++d) {
+        if (d) pos += ',';
+        pos += std::to_string(coord[std::size_t(d)]);
+      }
       fail<ValueError>("{}: index {} at position ({}) is out of range for axis {} of size {}", op, v, pos, axis,
                        full[axis]);
     }
@@ -316,7 +319,7 @@ TensorT<T> root(const TensorT<T>& total, double p) {
 
 template <class T>
 TensorT<T> powered(const TensorT<T>& x, double p) {
-  if (!(p > 0)) fail<ValueError>("norm: p = {} must be positive", p);
+  if (!(p > 0) || !std::isfinite(p)) fail<ValueError>("norm: p = {} must be positive and finite", p);
   return p == 2 ? x * x : p == 1 ? abs(x) : pow(abs(x), T(p));
 }
 

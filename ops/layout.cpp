@@ -14,7 +14,10 @@ namespace {
 
 std::string axes_str(std::span<const int> axes) {
   std::string s = "(";
-  for (std::size_t i = 0; i < axes.size(); ++i) s += (i ? ", " : "") + std::to_string(axes[i]);
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(axes[i]);
+  }
   return s + ")";
 }
 
@@ -250,7 +253,8 @@ TensorT<T> maximum(const TensorT<T>& a, const TensorT<T>& b) {
   auto out = TensorT<T>::empty(shape);
   // NaN in either input gives NaN, as in PyTorch
   out.node().value.array() = x.array().binaryExpr(y.array(), [](T u, T v) { return u != u || v != v ? u + v : std::max(u, v); });
-  // the gradient goes to the larger input, half to each at a tie
+  // the gradient goes to the larger input, half to each at a tie (at a NaN all
+  // of it goes to b, where PyTorch gives it to both)
   return record(out, "maximum", {a, b}, [](auto& g) {
     const auto u = d::at_output(g, 0), v = d::at_output(g, 1);
     const auto share = d::share_of_max(u.array(), v.array());

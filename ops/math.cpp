@@ -81,9 +81,9 @@ template <class T>
 TensorT<T> pow(ScalarOf<T> s, const TensorT<T>& x) {
   auto out = elementwise(x, x.values().unaryExpr([s](T v) { return std::pow(s, v); }));
   const T log_s = std::log(s);
-  // d/dx s^x = s^x log s (0 for s = 0 where x > 0)
+  // d/dx s^x = s^x log s (0 for s = 0 where x >= 0)
   return record(out, "rpow_scalar", {x}, [log_s, s](auto& b) {
-    if (s == T(0)) b.accumulate(0, d::where(b.input(0) > T(0), T(0), b.grad() * b.output() * log_s));
+    if (s == T(0)) b.accumulate(0, d::where(b.input(0) >= T(0), T(0), b.grad() * b.output() * log_s));
     else b.accumulate(0, b.grad() * b.output() * log_s);
   });
 }

@@ -78,15 +78,16 @@ struct SpreadAlong {
   }
 };
 
-// The all-element sum's and mean's gradient: g (times scale) at every element.
+// The all-element sum's and mean's gradient: g (divided by `count` for the
+// mean) at every element.
 template <class T>
-auto spread_all(const Backward<T>& b, T scale) {
+auto spread_all(const Backward<T>& b, Index count) {
   const Index n = b.input_shape(0).numel();
-  return Eigen::Array<T, Eigen::Dynamic, 1>::Constant(n, scale == T(1) ? b.grad()(0) : b.grad()(0) * scale);
+  return Eigen::Array<T, Eigen::Dynamic, 1>::Constant(n, count == 0 ? b.grad()(0) : b.grad()(0) / static_cast<T>(count));
 }
 template <class T>
-TensorT<T> spread_all(const GraphBackward<T>& b, T scale) {
-  return expand(scale == T(1) ? b.grad() : b.grad() * scale, b.input_shape(0));
+TensorT<T> spread_all(const GraphBackward<T>& b, Index count) {
+  return expand(count == 0 ? b.grad() : b.grad() / static_cast<T>(count), b.input_shape(0));
 }
 
 template <class T>
@@ -111,7 +112,7 @@ TensorT<T> sum(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(Shape{});
   out.data()[0] = x.values().sum();
   // d/dx_i sum(x) = 1
-  return record(out, "sum", {x}, [](auto& b) { b.accumulate(0, spread_all(b, T(1))); });
+  return record(out, "sum", {x}, [](auto& b) { b.accumulate(0, spread_all(b, Index(0))); });
 }
 
 template <class T>
@@ -120,7 +121,7 @@ TensorT<T> mean(const TensorT<T>& x) {
   auto out = TensorT<T>::empty(Shape{});
   out.data()[0] = x.values().sum() / static_cast<T>(n);  // Eigen's mean() asserts on an empty array
   // d/dx_i mean(x) = 1/n
-  return record(out, "mean", {x}, [n](auto& b) { b.accumulate(0, spread_all(b, T(1) / static_cast<T>(n))); });
+  return record(out, "mean", {x}, [n](auto& b) { b.accumulate(0, spread_all(b, n)); });
 }
 
 template <class T>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <string>
 
 #include "../engine/record.hpp"
@@ -173,6 +174,20 @@ TensorT<T> concat(std::initializer_list<TensorT<T>> tensors, int axis) {
   return concat_impl(std::span<const TensorT<T>>(tensors.begin(), tensors.size()), axis);
 }
 
+// index_select's gradient: rows of g added into x's rows; its derivative
+// selects the same rows of the upstream gradient.
+template <class T>
+struct IndexRowsGrad {
+  std::shared_ptr<const std::vector<Index>> rows;
+  Index n, inner;
+  void operator()(T* dst, const T* g) const {
+    MatrixMap<T> gi(dst, n, inner);
+    ConstMatrixMap<T> in(g, static_cast<Index>(rows->size()), inner);
+    for (std::size_t i = 0; i < rows->size(); ++i) gi.row((*rows)[i]) += in.row(static_cast<Index>(i));
+  }
+  void operator()(GraphBackward<T>& b) const { b.accumulate(0, index_select(b.grad(), std::span<const Index>(*rows))); }
+};
+
 template <class T>
 TensorT<T> index_select(const TensorT<T>& x, std::span<const Index> rows) {
   const Shape& s = x.shape();
@@ -189,21 +204,14 @@ TensorT<T> index_select(const TensorT<T>& x, std::span<const Index> rows) {
   for (std::size_t i = 0; i < rows.size(); ++i) o.row(static_cast<Index>(i)) = in.row(rows[i]);
   // d/dx[r] index_select(x)[i] = 1 where rows[i] == r; repeats add up. The
   // indices are kept only when a backward will need them.
-  std::vector<Index> saved;
-  if (grad_enabled() && x.requires_grad()) saved.assign(rows.begin(), rows.end());
+  std::shared_ptr<const std::vector<Index>> saved;
+  if (grad_enabled() && x.requires_grad()) saved = std::make_shared<const std::vector<Index>>(rows.begin(), rows.end());
   // The gradient adds rows of g into x's rows ("index_select_backward"); its
-  // derivative selects the same rows of the upstream gradient.
+  // derivative selects the same rows of the upstream gradient. The indices
+  // are shared, not copied, by the backward node.
   return record(out, "index_select", {x}, [saved = std::move(saved)](auto& b) {
-    const Index inner = inner_size(b.input_shape(0), 0);
-    d::kernel(
-        b, 0, "index_select_backward",
-        [&saved, rows = b.input_shape(0)[0], inner](T* dst, const T* g) {
-          MatrixMap<T> gi(dst, rows, inner);
-          ConstMatrixMap<T> in(g, static_cast<Index>(saved.size()), inner);
-          for (std::size_t i = 0; i < saved.size(); ++i) gi.row(saved[i]) += in.row(static_cast<Index>(i));
-        },
-        [saved](GraphBackward<T>& g) { g.accumulate(0, index_select(g.grad(), std::span<const Index>(saved))); },
-        b.grad());
+    d::kernel(b, 0, "index_select_backward", IndexRowsGrad<T>{saved, b.input_shape(0)[0], inner_size(b.input_shape(0), 0)},
+              IndexRowsGrad<T>{saved, b.input_shape(0)[0], inner_size(b.input_shape(0), 0)}, b.grad());
   });
 }
 

@@ -40,6 +40,12 @@ struct AxisSplit {
 
 constexpr auto kExp = [](auto v) { return simd::exp_p(v); };
 
+// A scalar as [1], as AxisSplit sees it.
+template <class T>
+TensorT<T> at_least_1d(const TensorT<T>& t) {
+  return t.rank() == 0 ? reshape(t, {Index(1)}) : t;
+}
+
 // dx += H (g - sum(g H)) along the axis
 template <class T>
 struct SoftmaxGrad {
@@ -62,9 +68,8 @@ struct SoftmaxGradBackward {
   AxisSplit split;
   int axis;
   void operator()(GraphBackward<T>& b) const {
-    const TensorT<T> g = b.input(0), h = b.input(1);
-    const TensorT<T>& up = b.grad();
-    d::kernel(b, 0, "softmax_backward", SoftmaxGrad<T>{split}, *this, up, h);
+    const TensorT<T> g = at_least_1d(b.input(0)), h = at_least_1d(b.input(1)), up = at_least_1d(b.grad());
+    d::kernel(b, 0, "softmax_backward", SoftmaxGrad<T>{split}, *this, b.grad(), b.input(1));
     if (b.needs(1)) b.accumulate(1, up * (g - sum(g * h, axis, true)) - g * sum(up * h, axis, true));
   }
 };
@@ -92,8 +97,7 @@ struct LogSoftmaxGradBackward {
   AxisSplit split;
   int axis;
   void operator()(GraphBackward<T>& b) const {
-    const TensorT<T> g = b.input(0), p = exp(b.input(1));
-    const TensorT<T>& up = b.grad();
+    const TensorT<T> g = at_least_1d(b.input(0)), p = exp(at_least_1d(b.input(1))), up = at_least_1d(b.grad());
     if (b.needs(0)) b.accumulate(0, up - sum(up * p, axis, true));
     if (b.needs(1)) b.accumulate(1, -(up * p * sum(g, axis, true)));
   }

@@ -25,6 +25,8 @@
   do {                                              \
     const auto g_ = gradcheck(f, __VA_ARGS__);      \
     CHECK_MESSAGE(g_.ok, g_.message);               \
+    CHECK(g_.compared > 0);                         \
     const auto gg_ = gradgradcheck(f, __VA_ARGS__); \
     CHECK_MESSAGE(gg_.ok, gg_.message);             \
+    CHECK(gg_.compared > 0);                        \
   } while (0)

@@ -270,3 +270,42 @@ TEST_CASE("higher order: a gradient-penalty loop frees its graphs (resident memo
   CHECK(gradient_node.expired());
   CHECK(w.has_grad());
 }
+
+TEST_CASE("higher order: create_graph keeps retained gradients, adds to an earlier graph, never aliases the caller's tensor") {
+  // a retained gradient through a first-order-only op survives a recorded pass
+  auto x = values({1.5, -2.0}).requires_grad_();
+  auto y = cube_first_order(x);
+  y.retain_grad();
+  const auto l = sum(y * y);
+  l.backward(true);
+  const double kept = y.grad().at({0});
+  (void)grad<double>(l, {x}, {.retain_graph = true});
+  REQUIRE(y.has_grad());
+  CHECK(y.grad().at({0}) == kept);
+  // two create_graph backwards: x.grad() = 2 * 3x^2, and its derivative 2 * 6x
+  auto s = Tensor64::scalar(3.0).requires_grad_();
+  (s * s * s).backward({.create_graph = true});
+  (s * s * s).backward({.create_graph = true});
+  CHECK(s.grad().item() == doctest::Approx(54.0));
+  CHECK(grad<double>(s.grad(), {s})[0].item() == doctest::Approx(36.0));
+  // the upstream gradient handed in is not what .grad() or grad() hands out
+  auto a = values({1.0}).requires_grad_(), w = values({2.0}).requires_grad_();
+  auto u = values({1.0});
+  (a + w).backward(u, {.create_graph = true});
+  u.values() *= 5.0;
+  CHECK(a.grad().item() == 1.0);
+  auto r = grad<double>({a + w}, {a}, {u})[0];
+  u.values() *= 2.0;
+  CHECK(r.item() == 5.0);
+}
+
+TEST_CASE("higher order: second derivatives of silu and gelu are 0, not NaN, at +-inf") {
+  const auto x = values({-INFINITY, INFINITY}).requires_grad_();
+  for (auto f : {std::function<Tensor64(const Tensor64&)>([](const Tensor64& t) { return silu(t); }),
+                 std::function<Tensor64(const Tensor64&)>([](const Tensor64& t) { return gelu(t); }),
+                 std::function<Tensor64(const Tensor64&)>([](const Tensor64& t) { return gelu(t, GeluApproximation::tanh); })}) {
+    const auto d1 = grad<double>(sum(f(x)), {x}, {.create_graph = true})[0];
+    const auto d2 = grad<double>(sum(d1), {x})[0];
+    CHECK(d2.to_vector() == std::vector<double>{0.0, 0.0});
+  }
+}

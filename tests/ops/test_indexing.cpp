@@ -90,7 +90,8 @@ TEST_CASE("indexing: cumsum and norm") {
   auto z = Tensor64::zeros({3}).requires_grad_();
   norm(z).backward();
   CHECK(z.grad().to_vector() == V{0, 0, 0});
-  CHECK_THROWS_WITH_SUBSTR(norm(x, 0.0), ValueError, "norm: p = 0 must be positive");
+  CHECK_THROWS_WITH_SUBSTR(norm(x, 0.0), ValueError, "norm: p = 0 must be positive and finite");
+  CHECK_THROWS_WITH_SUBSTR(norm(x, INFINITY), ValueError, "norm: p = inf must be positive and finite");
   const auto r = random({3, 4}, 5);
   CHECK_GRAD_AND_GRADGRAD([](const Inputs& in) { return cumsum(in[0] * in[0], 1); }, {r});
   CHECK_GRAD_AND_GRADGRAD([](const Inputs& in) { return cumsum(in[0], 0) * in[0]; }, {r});
