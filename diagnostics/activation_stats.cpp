@@ -14,7 +14,29 @@ namespace ember::diag {
 
 namespace {
 
-enum class Kind { sigmoid, centered_sigmoid, tanh, relu, leaky_relu, elu, gelu, gelu_tanh, silu, softplus, identity, none };
+enum class Kind {
+  sigmoid,
+  centered_sigmoid,
+  tanh,
+  relu,
+  leaky_relu,
+  elu,
+  gelu,
+  gelu_tanh,
+  silu,
+  softplus,
+  identity,
+  log_sigmoid,
+  hardtanh,
+  relu6,
+  hardsigmoid,
+  hardswish,
+  selu,
+  celu,
+  mish,
+  softsign,
+  none
+};
 
 Kind kind_of(std::string_view op) {
   if (op == "sigmoid") return Kind::sigmoid;
@@ -28,6 +50,15 @@ Kind kind_of(std::string_view op) {
   if (op == "silu") return Kind::silu;
   if (op == "softplus") return Kind::softplus;
   if (op == "identity") return Kind::identity;
+  if (op == "log_sigmoid") return Kind::log_sigmoid;
+  if (op == "hardtanh") return Kind::hardtanh;
+  if (op == "relu6") return Kind::relu6;
+  if (op == "hardsigmoid") return Kind::hardsigmoid;
+  if (op == "hardswish") return Kind::hardswish;
+  if (op == "selu") return Kind::selu;
+  if (op == "celu") return Kind::celu;
+  if (op == "mish") return Kind::mish;
+  if (op == "softsign") return Kind::softsign;
   return Kind::none;
 }
 
@@ -90,6 +121,28 @@ Array<T> local_derivative(Kind kind, ConstArrayMap<T> x, ConstArrayMap<T> h) {
       return T(1) / (T(1) + (-x).exp());
     case Kind::identity:  // d/dy y = 1
       return Array<T>::Ones(n);
+    case Kind::log_sigmoid:  // d/dy log sigmoid(y) = sigmoid(-y)
+      return T(1) / (T(1) + x.exp());
+    case Kind::hardtanh:  // 1 where H = y (inside the bounds, which the op name does not carry), else 0
+      return (h == x).template cast<T>();
+    case Kind::relu6:  // 1 on (0, 6)
+      return (x > T(0) && x < T(6)).template cast<T>();
+    case Kind::hardsigmoid:  // 1/6 on (-3, 3)
+      return (x > T(-3) && x < T(3)).template cast<T>() / T(6);
+    case Kind::hardswish:  // 0 below -3, y/3 + 1/2 on [-3, 3], 1 above
+      return (x < T(-3)).select(T(0), (x > T(3)).select(T(1), x / T(3) + T(0.5)));
+    case Kind::selu: {  // scale (y>0), scale alpha e^y = H + scale alpha (y<=0)
+      const T scale = T(1.0507009873554804934193349852946), scale_alpha = T(1.0507009873554804934193349852946 * 1.6732632423543772848170429916717);
+      return (x > T(0)).select(scale, h + scale_alpha);
+    }
+    case Kind::celu:  // 1 (y>0), e^(y/alpha) = 1 + H/alpha (y<=0), for the lookup's alpha = 1
+      return (x > T(0)).select(T(1), T(1) + h);
+    case Kind::mish: {  // t + y (1-t^2) sigmoid(y), t = tanh(softplus(y))
+      const Array<T> t = (x > T(20)).select(x, x.exp().log1p()).tanh();
+      return t + x * (T(1) - t.square()) / (T(1) + (-x).exp());
+    }
+    case Kind::softsign:  // 1 / (1 + |y|)^2
+      return (T(1) + x.abs()).square().inverse();
     case Kind::none:
       break;
   }
@@ -102,7 +155,8 @@ bool is_activation(std::string_view op) { return kind_of(op) != Kind::none; }
 
 bool is_relu_like(std::string_view op) {
   const Kind k = kind_of(op);
-  return k == Kind::relu || k == Kind::leaky_relu || k == Kind::elu;
+  return k == Kind::relu || k == Kind::leaky_relu || k == Kind::elu || k == Kind::relu6 || k == Kind::selu ||
+         k == Kind::celu;
 }
 
 std::string layer_name(std::string_view op, int call) { return fmt::format("{}#{}", op, call); }
@@ -113,9 +167,7 @@ ActivationStats activation_stats(std::string_view op, const TensorT<T>& input, c
   const ConstArrayMap<T> x = input.values(), h = output.values();
   const Kind kind = kind_of(op);
   if (kind == Kind::none)
-    fail<ValueError>("activation_stats: '{}' is not a known activation (sigmoid, centered_sigmoid, tanh, relu, "
-                     "leaky_relu, elu, gelu, gelu_tanh, silu, softplus, identity)",
-                     op);
+    fail<ValueError>("activation_stats: '{}' is not a known activation (see activation_names())", op);
   if (x.size() != h.size())
     fail<ShapeError>("activation_stats: {}: input has {} elements, output {}", op, x.size(), h.size());
   ActivationStats s;

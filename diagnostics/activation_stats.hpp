@@ -31,12 +31,11 @@ struct ActivationStats {
   double zero_fraction = 0;      // fraction of exact zeros; NaN unless relu-like
 };
 
-// The activations the monitors recognise, by the op name they record:
-// sigmoid, centered_sigmoid, tanh, relu, leaky_relu, elu, gelu, gelu_tanh,
-// silu, softplus, identity (ops/activation.hpp). softmax is not elementwise
-// and is not one of them.
+// The activations the monitors recognise, by the op name they record: every
+// name in activation_names() (ops/activation.hpp). softmax, prelu and glu
+// are not among them (not elementwise with a fixed shape, or parameterized).
 bool is_activation(std::string_view op);
-// relu, leaky_relu, elu: their zero fraction is reported.
+// relu, leaky_relu, elu, relu6, selu, celu: their zero fraction is reported.
 bool is_relu_like(std::string_view op);
 
 // Statistics of one call of activation `op`; `input` is its argument y and
@@ -44,7 +43,9 @@ bool is_relu_like(std::string_view op);
 //   sigmoid H(1-H); tanh 1-H^2; relu 1{y>0}; leaky_relu 1 or the slope (H/y);
 //   elu 1 or alpha*e^y (= H e^y / expm1(y)); gelu Phi(y) + y phi(y) (exact
 //   erf form); silu s(1 + y(1-s)) with s = sigmoid(y); softplus sigmoid(y)
-//   (beta = 1). An op that is not an activation is a ValueError.
+//   (beta = 1); the others from their closed forms in y (hardtanh: 1 where
+//   H = y, its bounds not being in the op name; celu for alpha = 1, the
+//   lookup's default). An op that is not an activation is a ValueError.
 template <class T>
 ActivationStats activation_stats(std::string_view op, const TensorT<T>& input, const TensorT<T>& output,
                                  const ActivationThresholds& thresholds = {});

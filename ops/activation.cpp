@@ -413,8 +413,9 @@ TensorT<T> identity(const TensorT<T>& x) {
 // --- lookup by name -------------------------------------------------------------
 
 std::vector<std::string> activation_names() {
-  return {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "silu", "softplus", "centered_sigmoid",
-          "identity"};
+  return {"sigmoid",     "tanh",      "relu", "leaky_relu", "elu",  "gelu",    "gelu_tanh",   "silu",
+          "softplus",    "centered_sigmoid", "identity",   "log_sigmoid", "hardtanh", "relu6",
+          "hardsigmoid", "hardswish", "selu", "celu",       "mish", "softsign"};
 }
 
 template <class T>
@@ -431,6 +432,15 @@ ActivationFn<T> activation(std::string_view name) {
   if (name == "softplus") return [](X x) { return softplus(x); };
   if (name == "centered_sigmoid") return [](X x) { return centered_sigmoid(x); };
   if (name == "identity") return [](X x) { return identity(x); };
+  if (name == "log_sigmoid") return [](X x) { return log_sigmoid(x); };
+  if (name == "hardtanh") return [](X x) { return hardtanh(x); };
+  if (name == "relu6") return [](X x) { return relu6(x); };
+  if (name == "hardsigmoid") return [](X x) { return hardsigmoid(x); };
+  if (name == "hardswish") return [](X x) { return hardswish(x); };
+  if (name == "selu") return [](X x) { return selu(x); };
+  if (name == "celu") return [](X x) { return celu(x); };
+  if (name == "mish") return [](X x) { return mish(x); };
+  if (name == "softsign") return [](X x) { return softsign(x); };
 
   std::string valid;
   for (const auto& n : activation_names()) valid += (valid.empty() ? "" : ", ") + n;

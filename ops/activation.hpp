@@ -63,8 +63,11 @@ template <class T> TensorT<T> log_softmax(const TensorT<T>& x, int axis = -1);
 
 // Lookup by name, for trainers driven by the command line: "sigmoid", "tanh",
 // "relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "silu", "softplus",
-// "centered_sigmoid", "identity" (parameters at their defaults). An unknown
-// name is a ValueError that lists the valid names.
+// "centered_sigmoid", "identity", "log_sigmoid", "hardtanh", "relu6",
+// "hardsigmoid", "hardswish", "selu", "celu", "mish", "softsign" (parameters
+// at their defaults; prelu needs a weight and glu halves its input, so they
+// are not here). An unknown name is a ValueError that lists the valid names.
+// Each records a node under its lookup name, which diagnostics recognise.
 template <class T>
 using ActivationFn = std::function<TensorT<T>(const TensorT<T>&)>;
 template <class T> ActivationFn<T> activation(std::string_view name);

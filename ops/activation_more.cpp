@@ -3,6 +3,7 @@
 // prelu, glu (declared in activation.hpp). Each is one node named after
 // itself, so diagnostics find it (glu: see below).
 #include <cmath>
+#include <limits>
 
 #include "../engine/record.hpp"
 #include "activation.hpp"
@@ -30,9 +31,10 @@ template <class T>
 TensorT<T> hardtanh_named(const char* op, const TensorT<T>& x, T low, T high) {
   if (!(low < high)) fail<ValueError>("{}: min_val {} is not below max_val {}", op, low, high);
   auto out = elementwise(x, x.values().max(low).min(high));
-  // d/dx = 1 strictly inside (low, high), 0 outside and at the bounds (as in PyTorch)
+  // d/dx = 1 strictly inside (low, high), 0 outside and at the bounds (as in PyTorch); NaN at NaN
   return record(out, op, {x}, [low, high](auto& b) {
-    b.accumulate(0, d::where(d::inside_open(b.input(0), low, high), b.grad(), T(0)));
+    const auto x = b.input(0);
+    b.accumulate(0, d::nan_at_nan(x, d::where(d::inside_open(x, low, high), b.grad(), T(0))));
   });
 }
 
@@ -58,19 +60,22 @@ TensorT<T> relu6(const TensorT<T>& x) {
 template <class T>
 TensorT<T> hardsigmoid(const TensorT<T>& x) {
   auto out = elementwise(x, (x.values() / T(6) + T(0.5)).max(T(0)).min(T(1)));
-  // d/dx = 1/6 for -3 < x < 3, else 0
+  // d/dx = 1/6 for -3 < x < 3, else 0; NaN at NaN
   return record(out, "hardsigmoid", {x}, [](auto& b) {
-    b.accumulate(0, d::where(d::inside_open(b.input(0), T(-3), T(3)), b.grad() / T(6), T(0)));
+    const auto x = b.input(0);
+    b.accumulate(0, d::nan_at_nan(x, d::where(d::inside_open(x, T(-3), T(3)), b.grad() / T(6), T(0))));
   });
 }
 
 template <class T>
 TensorT<T> hardswish(const TensorT<T>& x) {
-  auto out = elementwise(x, x.values() * (x.values() / T(6) + T(0.5)).max(T(0)).min(T(1)));
-  // d/dx = 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 above (PyTorch's rule at the bounds)
+  // 0 up to -3 (also at -inf, not -inf * 0), x from 3, x (x/6 + 1/2) between
+  const auto v = x.values();
+  auto out = elementwise(x, (v <= T(-3)).select(T(0), (v >= T(3)).select(v, v * (v / T(6) + T(0.5)))));
+  // d/dx = 0 for x < -3, x/3 + 1/2 for -3 <= x <= 3, 1 above (PyTorch's rule at the bounds); NaN at NaN
   return record(out, "hardswish", {x}, [](auto& b) {
     const auto x = b.input(0);
-    b.accumulate(0, d::where(x < T(-3), T(0), d::where(x <= T(3), b.grad() * (x / T(3) + T(0.5)), b.grad())));
+    b.accumulate(0, d::where(x < T(-3), T(0), d::where(x > T(3), b.grad(), b.grad() * (x / T(3) + T(0.5)))));
   });
 }
 
@@ -104,20 +109,25 @@ TensorT<T> celu(const TensorT<T>& x, ScalarOf<T> alpha) {
 
 template <class T>
 TensorT<T> mish(const TensorT<T>& x) {
-  auto out = elementwise(x, x.values() * x.values().unaryExpr(simd::vectorized([](auto v) {
-    return simd::softplus_p(v);
-  })).tanh());
-  // d/dx x tanh(sp(x)) = t + x (1 - t^2) sigmoid(x), t = tanh(softplus(x))
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  const auto v = x.values();
+  const auto softplus = v.unaryExpr(simd::vectorized([](auto u) { return simd::softplus_p(u); }));
+  auto out = elementwise(x, (v == -inf).select(T(0), v * softplus.tanh()));  // limit 0 at -inf, not -inf * 0
+  // d/dx x tanh(sp(x)) = t + x (1 - t^2) sigmoid(x), t = tanh(softplus(x)); the limits 1 at +inf, 0 at -inf
   return record(out, "mish", {x}, [](auto& b) {
+    constexpr T inf = std::numeric_limits<T>::infinity();
     const auto x = b.input(0);
     const auto t = d::tanh(d::softplus(x));
-    b.accumulate(0, b.grad() * (t + x * (T(1) - t * t) * d::sigmoid(x)));
+    const auto inner = d::where(x == -inf, T(0), t + x * (T(1) - t * t) * d::sigmoid(x));
+    b.accumulate(0, b.grad() * d::where(x == inf, T(1), inner));
   });
 }
 
 template <class T>
 TensorT<T> softsign(const TensorT<T>& x) {
-  auto out = elementwise(x, x.values() / (x.values().abs() + T(1)));
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  const auto v = x.values();
+  auto out = elementwise(x, (v.abs() == inf).select(v.sign(), v / (v.abs() + T(1))));  // +-1 at +-inf
   // d/dx x / (1 + |x|) = 1 / (1 + |x|)^2
   return record(out, "softsign", {x}, [](auto& b) {
     const auto den = d::abs(b.input(0)) + T(1);

@@ -7,7 +7,8 @@
 // (a lazy expression, vectorized: the first-order path stays one fused loop)
 // and a tensor form (an ember op, so the gradient is differentiable):
 //
-//   d::sigmoid(x), d::pow(x, p), d::sign(x), d::where(mask, a, b), d::nonzero(m), d::inside(x, lo, hi)
+//   d::sigmoid(x), d::pow(x, p), d::sign(x), d::where(mask, a, b), d::nonzero(m), d::inside(x, lo, hi),
+//   d::nan_at_nan(x, e)
 //
 // and two ways to use a fused kernel once on both paths:
 //
@@ -218,6 +219,17 @@ auto inside_open(const Eigen::ArrayBase<D>& x, S low, S high) {
 template <class T>
 TensorT<T> inside_open(const TensorT<T>& x, ScalarOf<T> low, ScalarOf<T> high) {
   return (x > low) * (x < high);
+}
+
+// e, or NaN where x is NaN: for piecewise derivatives (masks compare false
+// at NaN), so that a NaN input gives a NaN gradient as well as a NaN value.
+template <class D, class E>
+auto nan_at_nan(const Eigen::ArrayBase<D>& x, const E& e) {
+  return (x != x).select(x, e);
+}
+template <class T>
+TensorT<T> nan_at_nan(const TensorT<T>& x, const TensorT<T>& e) {
+  return ember::where(x != x, x, e);
 }
 
 // mask ? a : b, with scalars allowed for a or b.

@@ -38,6 +38,8 @@ std::vector<double> edge_values() {
 
 L sigmoid_ref(L x) { return 1 / (1 + std::exp(-x)); }
 L phi_ref(L x) { return std::erfc(-x / std::sqrt(L(2))) / 2; }
+// SELU's constants (Klambauer et al. 2017), to more digits than a double holds
+constexpr L kSeluAlpha = 1.6732632423543772848170429916717L, kSeluScale = 1.0507009873554804934193349852946L;
 constexpr L kGeluK = 0.79788456080286535587989211986876373L, kGeluC = 0.044715L;
 
 struct Activation {
@@ -73,6 +75,30 @@ const std::vector<Activation> kActivations = {
     {"centered_sigmoid", [](L x) { return std::tanh(x / 2) / 2; },
      [](L x) { return sigmoid_ref(x) * (1 - sigmoid_ref(x)); }, {}, {0.5, -0.5}, {0, 0}},
     {"identity", [](L x) { return x; }, [](L) { return L(1); }, {}, {kInf, -kInf}, {1, 1}},
+    // PyTorch's definitions (torch.nn.functional docs), in long double
+    {"log_sigmoid", [](L x) { return x < 0 ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x)); },
+     [](L x) { return sigmoid_ref(-x); }, {}, {0, -kInf}, {0, 1}},
+    {"hardtanh", [](L x) { return std::clamp(x, L(-1), L(1)); }, [](L x) -> L { return x > -1 && x < 1 ? 1 : 0; },
+     {}, {1, -1}, {0, 0}},
+    {"relu6", [](L x) { return std::clamp(x, L(0), L(6)); }, [](L x) -> L { return x > 0 && x < 6 ? 1 : 0; }, {0.0},
+     {6, 0}, {0, 0}},
+    {"hardsigmoid", [](L x) { return std::clamp(x / 6 + L(0.5), L(0), L(1)); },
+     [](L x) -> L { return x > -3 && x < 3 ? L(1) / 6 : 0; }, {}, {1, 0}, {0, 0}},
+    {"hardswish", [](L x) { return x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6; },
+     [](L x) { return x < -3 ? L(0) : x > 3 ? L(1) : x / 3 + L(0.5); }, {}, {kInf, 0}, {1, 0}},
+    {"selu", [](L x) { return x > 0 ? kSeluScale * x : kSeluScale * kSeluAlpha * std::expm1(x); },
+     [](L x) { return x > 0 ? kSeluScale : kSeluScale * kSeluAlpha * std::exp(x); }, {0.0},
+     {kInf, -static_cast<double>(kSeluScale) * static_cast<double>(kSeluAlpha)}, {static_cast<double>(kSeluScale), 0}},
+    {"celu", [](L x) { return x > 0 ? x : std::expm1(x); }, [](L x) { return x > 0 ? L(1) : std::exp(x); }, {},
+     {kInf, -1}, {1, 0}},
+    {"mish", [](L x) { return x * std::tanh(std::log1p(std::exp(x))); },
+     [](L x) {
+       const L t = std::tanh(std::log1p(std::exp(x)));
+       return t + x * (1 - t * t) * sigmoid_ref(x);
+     },
+     {}, {kInf, 0}, {1, 0}},
+    {"softsign", [](L x) { return x / (1 + std::fabs(x)); }, [](L x) { return 1 / ((1 + std::fabs(x)) * (1 + std::fabs(x))); },
+     {}, {1, -1}, {0, 0}},
 };
 
 bool close(double a, L ref, double atol, double rtol) {
