@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fills the generated blocks of the docs pages from the trainers' output.
+"""Fills the docs pages from the trainers' output.
 
 A generated block in a page is
 
@@ -13,9 +13,25 @@ text differs from what the file holds now and exits 1, so a test can fail
 when a page no longer shows what the code produces.
 
     scripts/render_docs.py [--results results] [--check] docs/page.md ...
+
+A page can also be generated whole from a template: docs/pages/NAME.md.in
+renders to docs/NAME.md (the folder above the template's). A template holds
+generated blocks as above and inline values
+
+    {{ vanishing_gradients/summary.json:sigmoid.xavier.test_acc | .1f }}
+
+a key path (dots between keys, [i] for list items) into a JSON file of the
+results folder, with an optional Python format spec after '|';
+{{ FILE.txt }} inlines a text file as it is (a table a trainer wrote), and
+{{ commit }} the commit the results came from (the first line of
+results/COMMIT, which examples/make_figures.sh writes). --check ignores the
+commit: a page is stale only when its numbers or text differ.
+
+    scripts/render_docs.py [--results results] [--check] docs/pages/NAME.md.in ...
 """
 import argparse
 import difflib
+import json
 import pathlib
 import re
 import sys
@@ -39,6 +55,54 @@ def render(page, results):
     return BLOCK.sub(fill, page), missing
 
 
+VALUE = re.compile(r"\{\{\s*(?P<ref>[^}|]+?)\s*(\|\s*(?P<spec>[^}]*?)\s*)?\}\}")
+COMMIT = re.compile(r"<!-- commit -->(?P<id>[^<]*)<!-- /commit -->")
+KEY = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def lookup(data, path, where):
+    for name, index in KEY.findall(path):
+        try:
+            data = data[int(index)] if index else data[name]
+        except (KeyError, IndexError, TypeError):
+            raise LookupError(f"{where}: no '{path}' (stuck at '{name or index}')")
+    return data
+
+
+def expand(template, results, commit, where):
+    """The template's {{ }} values filled in; LookupError names the first missing one."""
+    cache = {}
+
+    def value(m):
+        ref, spec = m.group("ref"), m.group("spec") or ""
+        if ref == "commit":
+            return f"<!-- commit -->{commit}<!-- /commit -->"
+        file, _, key = ref.partition(":")
+        source = results / file
+        if not source.is_file():
+            raise LookupError(f"{where}: {source} does not exist (run the trainer first)")
+        if not key:
+            return source.read_text().rstrip("\n")
+        if file not in cache:
+            cache[file] = json.loads(source.read_text())
+        v = lookup(cache[file], key, f"{where}: {source}")
+        return format(v, spec) if spec else str(v)
+
+    return VALUE.sub(value, template)
+
+
+def render_template(path, results, old_output):
+    commit_file = results / "COMMIT"
+    commit = commit_file.read_text().split("\n")[0].strip() if commit_file.is_file() else "unknown"
+    if old_output is not None:  # --check: keep the page's own commit, compare the rest
+        m = COMMIT.search(old_output)
+        if m:
+            commit = m.group("id")
+    header = f"<!-- Generated from {path} by scripts/render_docs.py: edit the template, not this page. -->\n"
+    page = header + expand(path.read_text(), results, commit, str(path))
+    return render(page, results)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pages", nargs="+", type=pathlib.Path)
@@ -47,8 +111,20 @@ def main():
     args = ap.parse_args()
     status = 0
     for path in args.pages:
-        old = path.read_text()
-        new, missing = render(old, args.results)
+        source = path
+        if path.name.endswith(".md.in"):
+            out = path.parent.parent / path.name[: -len(".in")]
+            old = out.read_text() if out.is_file() else ""
+            try:
+                new, missing = render_template(path, args.results, old if args.check else None)
+            except LookupError as e:
+                print(f"render_docs: {e}", file=sys.stderr)
+                status = 1
+                continue
+            path = out
+        else:
+            old = path.read_text()
+            new, missing = render(old, args.results)
         for m in missing:
             print(f"render_docs: {path}: {m} does not exist (run the trainer first)", file=sys.stderr)
             status = 1
@@ -56,7 +132,7 @@ def main():
             continue
         if args.check:
             status = 1
-            print(f"render_docs: {path} is stale; regenerate with scripts/render_docs.py --results {args.results} {path}")
+            print(f"render_docs: {path} is stale; regenerate with scripts/render_docs.py --results {args.results} {source}")
             sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(path), "now"))
         else:
             path.write_text(new)
