@@ -21,6 +21,7 @@
 #include "../ops/math.hpp"
 #include "../ops/loss.hpp"
 #include "../ops/reduction.hpp"
+#include "../ops/selection.hpp"
 #include "../ops/shape.hpp"
 #include "../data/dataset.hpp"
 #include "../data/metrics.hpp"
