@@ -306,3 +306,33 @@ TEST_CASE("resume: a failed save keeps the previous file") {
   CHECK(at.step == 2);
   CHECK(values(back) == saved);
 }
+
+TEST_CASE("resume: float64, no schedule; a schedule the file lacks is an error") {
+  TempDir dir;
+  const std::string path = dir.file("run64.safetensors");
+  auto w = Tensor64::from({{1.0, -2.0}, {0.5, 3.0}}).requires_grad_();
+  SGD64 opt({w}, {.lr = 0.3, .momentum = 0.8, .dampening = 0.1});
+  auto step = [](Tensor64& p, SGD64& o) {
+    auto loss = sum(square(p - 1.0));
+    o.zero_grad();
+    loss.backward();
+    o.step();
+  };
+  step(w, opt);
+  save_training_state<double>(path, {{"w", w}}, opt, nullptr, {.step = 1});
+  step(w, opt);
+
+  auto v = Tensor64::zeros({2, 2}).requires_grad_();
+  SGD64 fresh({v}, {.lr = 0.3, .momentum = 0.8, .dampening = 0.1});
+  StepLR schedule(fresh, 2);
+  CHECK_THROWS_WITH_SUBSTR(load_training_state<double>(path, {{"w", v}}, fresh, &schedule), IoError,
+                           "the file holds no schedule, but a StepLR was given to load into");
+  CHECK(v.to_vector() == std::vector<double>(4, 0.0));
+  CHECK_THROWS_WITH_SUBSTR(load_training_state<double>(path, {{"v", v}}, fresh), IoError,
+                           "the file lacks the model tensor \"model.v\"");
+  const auto at = load_training_state<double>(path, {{"w", v}}, fresh);
+  CHECK(at.step == 1);
+  CHECK(at.extra.empty());
+  step(v, fresh);
+  CHECK(v.to_vector() == w.to_vector());  // bit-identical
+}
