@@ -79,4 +79,14 @@ std::unique_ptr<Task> make_torch_activation(const std::string& name, const std::
 std::unique_ptr<Task> make_ember_chain(int length, int width);
 std::unique_ptr<Task> make_torch_chain(int length, int width);
 
+// layer_norm: y = layer_norm(x [rows, cols], {cols}, weight, bias), then (with
+// backward) y.backward(upstream) into x, weight and bias; every input is
+// given, the same for each implementation (ember_layers.cpp, torch_layers.cpp).
+struct LayerNormInput {
+  int rows = 0, cols = 0;
+  std::vector<float> x, weight, bias, upstream;
+};
+std::unique_ptr<Task> make_ember_layer_norm(const LayerNormInput& in, bool backward);
+std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput& in, bool backward);
+
 }  // namespace bench
