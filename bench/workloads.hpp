@@ -96,4 +96,14 @@ TensorOpShape tensor_op_shape(const std::string& name, long n);
 std::unique_ptr<Task> make_ember_tensor_op(const std::string& name, const std::vector<float>& values, bool backward);
 std::unique_ptr<Task> make_torch_tensor_op(const std::string& name, const std::vector<float>& values, bool backward);
 
+// layer_norm: y = layer_norm(x [rows, cols], {cols}, weight, bias), then (with
+// backward) y.backward(upstream) into x, weight and bias; every input is
+// given, the same for each implementation (ember_layers.cpp, torch_layers.cpp).
+struct LayerNormInput {
+  int rows = 0, cols = 0;
+  std::vector<float> x, weight, bias, upstream;
+};
+std::unique_ptr<Task> make_ember_layer_norm(const LayerNormInput& in, bool backward);
+std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput& in, bool backward);
+
 }  // namespace bench
