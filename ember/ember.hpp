@@ -14,6 +14,7 @@
 #include "../ops/activation.hpp"
 #include "../ops/arithmetic.hpp"
 #include "../ops/comparison.hpp"
+#include "../ops/conv.hpp"
 #include "../ops/derivative.hpp"
 #include "../ops/indexing.hpp"
 #include "../ops/layout.hpp"
