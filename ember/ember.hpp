@@ -20,6 +20,7 @@
 #include "../ops/layout.hpp"
 #include "../ops/linalg.hpp"
 #include "../ops/math.hpp"
+#include "../ops/pool.hpp"
 #include "../ops/loss.hpp"
 #include "../ops/reduction.hpp"
 #include "../ops/shape.hpp"
