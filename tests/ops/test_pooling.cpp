@@ -166,8 +166,8 @@ TEST_CASE("pooling: errors name the op and the shapes") {
   CHECK_THROWS_WITH_SUBSTR(max_pool2d(Tensor64::zeros({4, 4}), 2), ShapeError,
                            "max_pool2d: input [4x4] must be rank 4 [N, C, H, W] or 3 [C, H, W]");
   CHECK_THROWS_WITH_SUBSTR(max_pool2d(x, 5), ShapeError,
-                           "max_pool2d: kernel 5x5 larger than the padded input 4x4 (input [2x3x4x4],
-                               padding 0x0)");
+                           "max_pool2d: kernel 5x5 larger than the padded input 4x4 (input [2x3x4x4], "
+                           "padding 0x0)");
   CHECK_THROWS_WITH_SUBSTR(avg_pool2d(x, 2, 1, 2), ValueError,
                            "avg_pool2d: padding 2x2 must be >= 0 and at most half the kernel 2x2");
   CHECK_THROWS_WITH_SUBSTR(max_pool2d(x, 0), ValueError,
