@@ -28,6 +28,7 @@
 #include "../data/metrics.hpp"
 #include "../io/checkpoint.hpp"
 #include "../nn/init.hpp"
+#include "../nn/conv.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/module.hpp"
 #include "../nn/optim.hpp"
