@@ -65,8 +65,8 @@ TEST_CASE("conv layers: errors for bad channel counts") {
 
 TEST_CASE("conv layers: a small CNN gradchecks, trains a step, and round-trips a checkpoint") {
   Generator gen(3);
-  Sequential64 net(Conv2d64(1, 2, 3, gen, {.padding = 1}), Activation64("tanh"), MaxPool2d64(2),
-                   Conv2d64(2, 3, 2, gen), AvgPool2d64(Size2(2, 1), 1), AdaptiveAvgPool2d64(1));
+  Sequential64 net{Conv2d64(1, 2, 3, gen, {.padding = 1}), Activation64("tanh"), MaxPool2d64(2),
+                   Conv2d64(2, 3, 2, gen), AvgPool2d64(Size2(2, 1), 1), AdaptiveAvgPool2d64(1)};
   auto x = Tensor64::randn({2, 1, 6, 6}, gen);
   const auto params = net.parameters();
   // Through the whole stack, in the input (the layers' own gradients are checked in tests/ops).
@@ -80,9 +80,22 @@ TEST_CASE("conv layers: a small CNN gradchecks, trains a step, and round-trips a
   const auto path = (std::filesystem::temp_directory_path() / "ember_test_conv_layers.safetensors").string();
   save_safetensors(path, net.named_parameters());
   Generator other(99);
-  Sequential64 again(Conv2d64(1, 2, 3, other, {.padding = 1}), Activation64("tanh"), MaxPool2d64(2),
-                     Conv2d64(2, 3, 2, other), AvgPool2d64(Size2(2, 1), 1), AdaptiveAvgPool2d64(1));
+  Sequential64 again{Conv2d64(1, 2, 3, other, {.padding = 1}), Activation64("tanh"), MaxPool2d64(2),
+                     Conv2d64(2, 3, 2, other), AvgPool2d64(Size2(2, 1), 1), AdaptiveAvgPool2d64(1)};
   load_into(path, again.named_parameters());
   CHECK(again(x).to_vector() == net(x).to_vector());
   std::filesystem::remove(path);
+}
+
+TEST_CASE("conv layers: the docs/api.md example runs with the shapes it states") {
+  Generator gen(0);
+  auto x = Tensor::randn({32, 1, 8, 8}, gen);
+  Conv2d conv1(1, 16, 3, gen, {.padding = 1});
+  Conv2d conv2(16, 32, 3, gen, {.stride = 2, .padding = 1, .groups = 4});
+  auto h = max_pool2d(relu(conv1(x)), 2);
+  CHECK(h.shape() == Shape{32, 16, 4, 4});
+  auto y = adaptive_avg_pool2d(relu(conv2(h)), 1);
+  CHECK(y.shape() == Shape{32, 32, 1, 1});
+  auto z = conv2d(x, conv1.weight, conv1.bias, /*stride=*/1, /*padding=*/{1, 1}, /*dilation=*/1, /*groups=*/1);
+  CHECK(z.to_vector() == conv1(x).to_vector());
 }
