@@ -1,9 +1,14 @@
 // Resumable training: the model, the optimizer's state, the schedule's state
 // and the run's progress in one safetensors file.
 //
-//   save_training_state("run.safetensors", model.named_parameters(), opt, &schedule, {.step = s, .epoch = e});
+//   save_training_state("run.safetensors", model.state_dict(), opt, &schedule, {.step = s, .epoch = e});
 //   ...
-//   TrainingProgress at = load_training_state("run.safetensors", model.named_parameters(), opt, &schedule);
+//   TrainingProgress at = load_training_state("run.safetensors", model.state_dict(), opt, &schedule);
+//
+// The model is any list of named tensors: state_dict() (parameters and
+// buffers such as BatchNorm's running statistics) or named_parameters().
+// What is not a tensor of that list is not saved: a Dropout's random
+// stream, the data order of a BatchIterator's generator.
 //
 // The file is an ordinary safetensors file (checkpoint.hpp): numpy or
 // safetensors.torch read it. Its layout:

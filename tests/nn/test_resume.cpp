@@ -336,3 +336,41 @@ TEST_CASE("resume: float64, no schedule; a schedule the file lacks is an error")
   step(v, fresh);
   CHECK(v.to_vector() == w.to_vector());  // bit-identical
 }
+
+TEST_CASE("resume: a model with BatchNorm buffers, saved through state_dict(), continues bit-identically") {
+  auto make = [](std::uint64_t seed) {
+    Generator gen(seed);
+    return Sequential(Linear(4, 8, gen), BatchNorm1d(8), Activation("tanh"), Linear(8, 3, gen));
+  };
+  auto step = [](Sequential& model, AdamW& opt, int s) {
+    Generator gen(500 + static_cast<std::uint64_t>(s));
+    const std::vector<Index> y{0, 1, 2, 1, 0, 2};
+    auto loss = cross_entropy(model(Tensor::randn({6, 4}, gen)), std::span<const Index>(y));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  };
+  Sequential reference = make(1);
+  AdamW ref_opt(reference.parameters(), {.lr = 0.01});
+  for (int s = 0; s < 20; ++s) step(reference, ref_opt, s);
+
+  TempDir dir;
+  const std::string path = dir.file("bn.safetensors");
+  {
+    Sequential first = make(1);
+    AdamW opt(first.parameters(), {.lr = 0.01});
+    for (int s = 0; s < 10; ++s) step(first, opt, s);
+    save_training_state(path, first.state_dict(), opt);
+  }
+  Sequential resumed = make(2);
+  AdamW opt(resumed.parameters(), {.lr = 0.01});
+  load_training_state(path, resumed.state_dict(), opt);
+  for (int s = 10; s < 20; ++s) step(resumed, opt, s);
+  const auto a = reference.state_dict(), b = resumed.state_dict();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(a[i].first);
+    CHECK(a[i].first == b[i].first);
+    CHECK(a[i].second.to_vector() == b[i].second.to_vector());  // parameters and running statistics
+  }
+}

@@ -238,7 +238,8 @@ TEST_CASE("schedules: argument errors") {
   CHECK_THROWS_WITH_SUBSTR(ReduceLROnPlateau(f.opt, {.patience = -1}), ValueError,
                            "ReduceLROnPlateau: patience must be >= 0, got -1");
   auto a = std::make_shared<LinearLR>(f.opt, 0.5);
-  CHECK_THROWS_WITH_SUBSTR(SequentialLR(f.opt, {a, a}, {}), ValueError, "SequentialLR: 2 schedules need 1 milestones, got 0");
+  CHECK_THROWS_WITH_SUBSTR(SequentialLR(f.opt, {a, a}, {}), ValueError,
+                           "SequentialLR: 2 schedules need 1 milestones, got 0");
   CHECK_THROWS_WITH_SUBSTR(SequentialLR(f.opt, {a, a, a}, {3, 3}), ValueError,
                            "SequentialLR: milestones must be positive and increasing, got 3 after 3");
   Fixture g;
