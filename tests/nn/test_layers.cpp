@@ -75,6 +75,8 @@ TEST_CASE("dropout: gradcheck and gradgradcheck with a fixed mask; errors for p 
         return dropout(in[0], 0.4, g);
       },
       {Tensor64::randn({3, 4}, gen)});
+  // The module, rebuilt with its seed at each call so the mask is fixed.
+  CHECK_GRAD_AND_GRADGRAD([](const Inputs& in) { return Dropout64(0.25, 9)(in[0]); }, {Tensor64::randn({3, 4}, gen)});
   CHECK_THROWS_WITH_SUBSTR(Dropout(-0.1), ValueError, "Dropout: p must be in [0, 1], got -0.1");
   CHECK_THROWS_WITH_SUBSTR(Dropout(1.5), ValueError, "Dropout: p must be in [0, 1], got 1.5");
   CHECK_THROWS_WITH_SUBSTR(Dropout(std::nan("")), ValueError, "Dropout: p must be in [0, 1], got nan");
