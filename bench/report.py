@@ -50,11 +50,14 @@ def main():
     mlp = OrderedDict()
     chain = OrderedDict()
     act = OrderedDict()
+    other = OrderedDict()  # single-op workloads (layer_norm, ...): no training step, no allocation count
     for r in rows:
         if r["workload"] == "deep_chain":
             chain.setdefault(r["threads"], {})[r["impl"]] = r
         elif r["workload"] == "activation":
             act.setdefault((r["activation"], r["size_label"], r["threads"]), {}).setdefault(r["pass"], {})[r["impl"]] = r
+        elif "allocs_per_step" not in r:
+            other.setdefault((r["workload"], r["threads"]), {})[r["impl"]] = r
         else:
             mlp.setdefault((r["workload"], r["threads"]), {})[r["impl"]] = r
 
@@ -97,6 +100,17 @@ def main():
                 cells += [f"{e['ns_per_element']:.3f}" if e else "–", f"{l['ns_per_element']:.3f}" if l else "–",
                           fmt_ratio(ratio(e and e["median_us"], l and l["median_us"]), 1.0 if p == "fwd_bwd" else None)]
             print(f"| {a} | {size} | {t} | " + " | ".join(cells) + " |")
+
+    if other:
+        print("\n### Layers: one op forward (+ backward), median per run\n")
+        print("| workload | threads | ember | libtorch | ember / libtorch (goal ≤ 1.0) | CPU-time ratio |")
+        print("|---|---|---|---|---|---|")
+        for (w, t), impls in other.items():
+            e, l = impls.get("ember"), impls.get("libtorch")
+            rt = ratio(e and e["median_us"], l and l["median_us"])
+            ct = ratio(e and e.get("thread_cpu_us"), l and l.get("thread_cpu_us"))
+            print(f"| {w} | {t} | {fmt_us(e['median_us']) if e else '–'} | {fmt_us(l['median_us']) if l else '–'} | "
+                  f"{fmt_ratio(rt, 1.0)} | {fmt_ratio(ct)} |")
 
     if plot and shutil.which("gnuplot"):
         data = "\n".join(f'"{n}" {rt if rt else "NaN"} {rh if rh else "NaN"}' for n, rt, rh in plot_rows)

@@ -75,6 +75,8 @@ TEST_CASE("dropout: gradcheck and gradgradcheck with a fixed mask; errors for p 
         return dropout(in[0], 0.4, g);
       },
       {Tensor64::randn({3, 4}, gen)});
+  // The module, rebuilt with its seed at each call so the mask is fixed.
+  CHECK_GRAD_AND_GRADGRAD([](const Inputs& in) { return Dropout64(0.25, 9)(in[0]); }, {Tensor64::randn({3, 4}, gen)});
   CHECK_THROWS_WITH_SUBSTR(Dropout(-0.1), ValueError, "Dropout: p must be in [0, 1], got -0.1");
   CHECK_THROWS_WITH_SUBSTR(Dropout(1.5), ValueError, "Dropout: p must be in [0, 1], got 1.5");
   CHECK_THROWS_WITH_SUBSTR(Dropout(std::nan("")), ValueError, "Dropout: p must be in [0, 1], got nan");
@@ -209,4 +211,21 @@ TEST_CASE("layers: train() / eval() through a model; a checkpoint round trip of 
   model.eval();
   const auto y = model(x);
   CHECK((model(x).values() == y.values()).all());  // deterministic in eval()
+}
+
+TEST_CASE("docs/api.md: the More layers example builds, runs and lists the documented names") {
+  Generator gen(0);
+  auto model = Sequential()
+                   .add(Linear(16, 32, gen))
+                   .add(BatchNorm1d(32))
+                   .add(Activation("relu"))
+                   .add(Dropout(0.1, gen))
+                   .add(Residual(LayerNorm(32)))
+                   .add(Linear(32, 4, gen));
+  model.eval();
+  CHECK(model(Tensor::randn({3, 16}, gen)).shape() == Shape{3, 4});
+  const std::vector<std::string> first{"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                                       "1.running_var", "1.num_batches_tracked", "4.block.weight"};
+  const auto all = names(model.state_dict());
+  CHECK(std::vector<std::string>(all.begin(), all.begin() + 8) == first);
 }
