@@ -9,5 +9,7 @@ void torch_set_threads(int) {}
 std::unique_ptr<Trainer> make_torch_trainer(const MlpSpec&, const MlpInit&) { return nullptr; }
 std::unique_ptr<Task> make_torch_activation(const std::string&, const std::vector<float>&, bool) { return nullptr; }
 std::unique_ptr<Task> make_torch_chain(int, int) { return nullptr; }
+std::unique_ptr<Task> make_torch_conv(const ConvSpec&, const ConvInit&) { return nullptr; }
+std::unique_ptr<Task> make_torch_cnn(const CnnInit&) { return nullptr; }
 
 }  // namespace bench

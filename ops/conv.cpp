@@ -27,15 +27,16 @@ struct Geom {
   Index y_offset(Index n_, Index g) const { return (n_ * o + g * og) * p; }
 };
 
-// x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW]; row
-// (c, i, j), column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]
-// or 0 in the padding.
+// x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
+// `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
+// column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
+// the padding.
 template <class T>
-void im2col(const Geom& q, const T* x, T* cols) {
+void im2col(const Geom& q, const T* x, T* cols, Index ld) {
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        T* row = cols + ((c * q.kh + i) * q.kw + j) * q.p;
+        T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         const T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
         for (Index oh = 0; oh < q.oh; ++oh) {
@@ -64,11 +65,11 @@ void im2col(const Geom& q, const T* x, T* cols) {
 // The adjoint of im2col: adds each column entry back to the input position
 // it was read from (padding entries are dropped).
 template <class T>
-void col2im(const Geom& q, const T* cols, T* x) {
+void col2im(const Geom& q, const T* cols, Index ld, T* x) {
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        const T* row = cols + ((c * q.kh + i) * q.kw + j) * q.p;
+        const T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
         for (Index oh = 0; oh < q.oh; ++oh) {
@@ -89,6 +90,38 @@ void col2im(const Geom& q, const T* cols, T* x) {
       }
 }
 
+// Samples are taken in chunks of `m`, their im2col matrices side by side
+// ([k, m·p]), so that each group runs one GEMM per chunk rather than one
+// per sample: small images make small per-sample products. Chunks stay
+// near kChunkColumns columns (measured: wider chunks leave the cache and
+// run slower, bench conv2d_*), and a chunk's matrix under kChunkElements.
+inline constexpr Index kChunkColumns = 1024;
+inline constexpr Index kChunkElements = Index(1) << 22;
+
+Index chunk_of(const Geom& q) {
+  const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
+  const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
+  return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
+}
+
+// G of samples [n0, n0 + m) and group g as one [og, m·p] matrix, and back.
+template <class T>
+void gather_rows(const Geom& q, const T* y, Index n0, Index m, Index g, T* dst) {
+  for (Index o = 0; o < q.og; ++o)
+    for (Index n = 0; n < m; ++n) {
+      const T* src = y + q.y_offset(n0 + n, g) + o * q.p;
+      std::copy(src, src + q.p, dst + (o * m + n) * q.p);
+    }
+}
+template <class T>
+void scatter_rows(const Geom& q, const T* src, Index n0, Index m, Index g, T* y) {
+  for (Index o = 0; o < q.og; ++o)
+    for (Index n = 0; n < m; ++n) {
+      const T* from = src + (o * m + n) * q.p;
+      std::copy(from, from + q.p, y + q.y_offset(n0 + n, g) + o * q.p);
+    }
+}
+
 // y[n, g] = W_g · cols(x[n, g])   (W_g:[og, k], cols:[k, p] -> [og, p])
 template <class T>
 void conv_forward(const Geom& q, T* y, const T* x, const T* w) {
@@ -96,18 +129,25 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w) {
     std::fill(y, y + q.ys.numel(), T(0));
     return;
   }
-  if (q.og == 0) return;
-  Buffer<T> cols(q.pointwise ? 0 : q.k * q.p);
-  for (Index n = 0; n < q.n; ++n)
+  if (q.og == 0 || q.n == 0) return;
+  if (q.pointwise) {  // the input planes are the matrix: per sample, no copies
+    for (Index n = 0; n < q.n; ++n)
+      for (Index g = 0; g < q.groups; ++g)
+        gemm(MatrixMap<T>(y + q.y_offset(n, g), q.og, q.p), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+             ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p), Gemm::assign);
+    return;
+  }
+  const Index chunk = chunk_of(q);
+  Buffer<T> cols(q.k * chunk * q.p), out(q.og * chunk * q.p);
+  for (Index n0 = 0; n0 < q.n; n0 += chunk) {
+    const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
     for (Index g = 0; g < q.groups; ++g) {
-      const T* src = x + q.x_offset(n, g);
-      if (!q.pointwise) {
-        im2col(q, src, cols.data());
-        src = cols.data();
-      }
-      gemm(MatrixMap<T>(y + q.y_offset(n, g), q.og, q.p), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
-           ConstMatrixMap<T>(src, q.k, q.p), Gemm::assign);
+      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols.data() + n * q.p, ld);
+      gemm(MatrixMap<T>(out.data(), q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+           ConstMatrixMap<T>(cols.data(), q.k, ld), Gemm::assign);
+      scatter_rows(q, out.data(), n0, m, g, y);
     }
+  }
 }
 
 template <class T>
@@ -127,18 +167,26 @@ template <class T>
 struct InputGrad {
   Geom q;
   void operator()(T* dx, const T* grad, const T* w) const {
-    if (q.k == 0 || q.og == 0) return;
-    Buffer<T> cols(q.pointwise ? 0 : q.k * q.p);
-    for (Index n = 0; n < q.n; ++n)
-      for (Index g = 0; g < q.groups; ++g) {
-        const ConstMatrixMap<T> wg(w + g * q.og * q.k, q.og, q.k), gy(grad + q.y_offset(n, g), q.og, q.p);
-        if (q.pointwise) {
-          gemm(MatrixMap<T>(dx + q.x_offset(n, g), q.k, q.p), wg.transpose(), gy, Gemm::add);
-        } else {  // [k, og]·[og, p] -> [k, p], then back to the pixels
-          gemm(MatrixMap<T>(cols.data(), q.k, q.p), wg.transpose(), gy, Gemm::assign);
-          col2im(q, cols.data(), dx + q.x_offset(n, g));
-        }
+    if (q.k == 0 || q.og == 0 || q.n == 0) return;
+    if (q.pointwise) {
+      for (Index n = 0; n < q.n; ++n)
+        for (Index g = 0; g < q.groups; ++g)
+          gemm(MatrixMap<T>(dx + q.x_offset(n, g), q.k, q.p),
+               ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
+               ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p), Gemm::add);
+      return;
+    }
+    const Index chunk = chunk_of(q);
+    Buffer<T> cols(q.k * chunk * q.p), gy(q.og * chunk * q.p);
+    for (Index n0 = 0; n0 < q.n; n0 += chunk) {
+      const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
+      for (Index g = 0; g < q.groups; ++g) {  // [k, og]·[og, m·p] -> [k, m·p], then back to the pixels
+        gather_rows(q, grad, n0, m, g, gy.data());
+        gemm(MatrixMap<T>(cols.data(), q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
+             ConstMatrixMap<T>(gy.data(), q.og, ld), Gemm::assign);
+        for (Index n = 0; n < m; ++n) col2im(q, cols.data() + n * q.p, ld, dx + q.x_offset(n0 + n, g));
       }
+    }
   }
   void operator()(GraphBackward<T>& b) const {
     if (b.needs(0)) b.accumulate(0, conv_node(q, b.grad(), b.input(1), TensorT<T>{}));
@@ -150,18 +198,25 @@ template <class T>
 struct WeightGrad {
   Geom q;
   void operator()(T* dw, const T* x, const T* grad) const {
-    if (q.k == 0 || q.og == 0) return;
-    Buffer<T> cols(q.pointwise ? 0 : q.k * q.p);
-    for (Index n = 0; n < q.n; ++n)
-      for (Index g = 0; g < q.groups; ++g) {
-        const T* src = x + q.x_offset(n, g);
-        if (!q.pointwise) {
-          im2col(q, src, cols.data());
-          src = cols.data();
-        }  // [og, p]·[p, k] -> [og, k]
-        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p),
-             ConstMatrixMap<T>(src, q.k, q.p).transpose(), Gemm::add);
+    if (q.k == 0 || q.og == 0 || q.n == 0) return;
+    if (q.pointwise) {
+      for (Index n = 0; n < q.n; ++n)
+        for (Index g = 0; g < q.groups; ++g)
+          gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p),
+               ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p).transpose(), Gemm::add);
+      return;
+    }
+    const Index chunk = chunk_of(q);
+    Buffer<T> cols(q.k * chunk * q.p), gy(q.og * chunk * q.p);
+    for (Index n0 = 0; n0 < q.n; n0 += chunk) {
+      const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
+      for (Index g = 0; g < q.groups; ++g) {  // [og, m·p]·[m·p, k] -> [og, k]
+        for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols.data() + n * q.p, ld);
+        gather_rows(q, grad, n0, m, g, gy.data());
+        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy.data(), q.og, ld),
+             ConstMatrixMap<T>(cols.data(), q.k, ld).transpose(), Gemm::add);
       }
+    }
   }
   void operator()(GraphBackward<T>& b) const {
     if (b.needs(0)) b.accumulate(0, input_grad_node(q, b.input(1), b.grad()));
