@@ -104,6 +104,48 @@ Index chunk_of(const Geom& q) {
   return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
 }
 
+// The two work matrices of a kernel call (im2col, and G or the output in
+// chunk layout): kept per thread and reused while they are small enough
+// (kScratchKeep values each), so that a training loop does not allocate
+// and page-fault megabytes per call; larger ones are allocated each time.
+inline constexpr Index kScratchKeep = Index(1) << 21;
+
+template <class T>
+class Scratch {
+ public:
+  Scratch(Index cols, Index rows) {
+    thread_local Buffer<T> kept[2];
+    thread_local bool busy = false;  // a kernel never runs inside another, but stay safe if one does
+    const bool reuse = !busy && cols <= kScratchKeep && rows <= kScratchKeep;
+    if (reuse) {
+      busy_ = &busy;
+      busy = true;
+      for (int i = 0; i < 2; ++i)
+        if (kept[i].size() < (i == 0 ? cols : rows)) kept[i] = Buffer<T>(i == 0 ? cols : rows);
+      a_ = kept[0].data();
+      b_ = kept[1].data();
+    } else {
+      own_[0] = Buffer<T>(cols);
+      own_[1] = Buffer<T>(rows);
+      a_ = own_[0].data();
+      b_ = own_[1].data();
+    }
+  }
+  ~Scratch() {
+    if (busy_) *busy_ = false;
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* cols() const { return a_; }
+  T* rows() const { return b_; }
+
+ private:
+  Buffer<T> own_[2];
+  bool* busy_ = nullptr;
+  T* a_ = nullptr;
+  T* b_ = nullptr;
+};
+
 // G of samples [n0, n0 + m) and group g as one [og, m·p] matrix, and back.
 template <class T>
 void gather_rows(const Geom& q, const T* y, Index n0, Index m, Index g, T* dst) {
@@ -138,14 +180,15 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w) {
     return;
   }
   const Index chunk = chunk_of(q);
-  Buffer<T> cols(q.k * chunk * q.p), out(q.og * chunk * q.p);
+  Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
+  T *cols = work.cols(), *out = work.rows();
   for (Index n0 = 0; n0 < q.n; n0 += chunk) {
     const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
     for (Index g = 0; g < q.groups; ++g) {
-      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols.data() + n * q.p, ld);
-      gemm(MatrixMap<T>(out.data(), q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
-           ConstMatrixMap<T>(cols.data(), q.k, ld), Gemm::assign);
-      scatter_rows(q, out.data(), n0, m, g, y);
+      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+      gemm(MatrixMap<T>(out, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+           ConstMatrixMap<T>(cols, q.k, ld), Gemm::assign);
+      scatter_rows(q, out, n0, m, g, y);
     }
   }
 }
@@ -177,14 +220,15 @@ struct InputGrad {
       return;
     }
     const Index chunk = chunk_of(q);
-    Buffer<T> cols(q.k * chunk * q.p), gy(q.og * chunk * q.p);
+    Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
+    T *cols = work.cols(), *gy = work.rows();
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
       const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
       for (Index g = 0; g < q.groups; ++g) {  // [k, og]·[og, m·p] -> [k, m·p], then back to the pixels
-        gather_rows(q, grad, n0, m, g, gy.data());
-        gemm(MatrixMap<T>(cols.data(), q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
-             ConstMatrixMap<T>(gy.data(), q.og, ld), Gemm::assign);
-        for (Index n = 0; n < m; ++n) col2im(q, cols.data() + n * q.p, ld, dx + q.x_offset(n0 + n, g));
+        gather_rows(q, grad, n0, m, g, gy);
+        gemm(MatrixMap<T>(cols, q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
+             ConstMatrixMap<T>(gy, q.og, ld), Gemm::assign);
+        for (Index n = 0; n < m; ++n) col2im(q, cols + n * q.p, ld, dx + q.x_offset(n0 + n, g));
       }
     }
   }
@@ -207,14 +251,15 @@ struct WeightGrad {
       return;
     }
     const Index chunk = chunk_of(q);
-    Buffer<T> cols(q.k * chunk * q.p), gy(q.og * chunk * q.p);
+    Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
+    T *cols = work.cols(), *gy = work.rows();
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
       const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
       for (Index g = 0; g < q.groups; ++g) {  // [og, m·p]·[m·p, k] -> [og, k]
-        for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols.data() + n * q.p, ld);
-        gather_rows(q, grad, n0, m, g, gy.data());
-        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy.data(), q.og, ld),
-             ConstMatrixMap<T>(cols.data(), q.k, ld).transpose(), Gemm::add);
+        for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+        gather_rows(q, grad, n0, m, g, gy);
+        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy, q.og, ld),
+             ConstMatrixMap<T>(cols, q.k, ld).transpose(), Gemm::add);
       }
     }
   }
