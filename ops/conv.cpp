@@ -1,6 +1,7 @@
 #include "conv.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string_view>
 
 #include "../engine/gemm.hpp"
@@ -27,6 +28,17 @@ struct Geom {
   Index y_offset(Index n_, Index g) const { return (n_ * o + g * og) * p; }
 };
 
+// The output columns ow whose input column ow·sw + off lies inside [0, w):
+// [lo, hi). They depend on the kernel column only, not on the row.
+struct Run {
+  Index lo, hi;
+};
+inline Run inside(const Geom& q, Index off) {
+  const Index lo = off >= 0 ? 0 : std::min(q.ow, (-off + q.sw - 1) / q.sw);
+  const Index hi = off <= q.w - 1 ? std::min(q.ow, (q.w - 1 - off) / q.sw + 1) : 0;
+  return {lo, std::max(lo, hi)};
+}
+
 // x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
 // `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
 // column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
@@ -39,25 +51,21 @@ void im2col(const Geom& q, const T* x, T* cols, Index ld) {
         T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         const T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
+        const Run run = inside(q, off);
         for (Index oh = 0; oh < q.oh; ++oh) {
           T* out = row + oh * q.ow;
           const Index ih = oh * q.sh - q.ph + i * q.dh;
           if (ih < 0 || ih >= q.h) {
-            std::fill(out, out + q.ow, T(0));
+            for (Index ow = 0; ow < q.ow; ++ow) out[ow] = T(0);
             continue;
           }
           const T* src = plane + ih * q.w;
-          if (q.sw == 1) {  // a contiguous run with zeros either side
-            const Index lo = std::clamp<Index>(-off, 0, q.ow), hi = std::clamp<Index>(q.w - off, lo, q.ow);
-            std::fill(out, out + lo, T(0));
-            std::copy(src + lo + off, src + hi + off, out + lo);
-            std::fill(out + hi, out + q.ow, T(0));
-          } else {
-            for (Index ow = 0; ow < q.ow; ++ow) {
-              const Index iw = ow * q.sw + off;
-              out[ow] = iw >= 0 && iw < q.w ? src[iw] : T(0);
-            }
-          }
+          for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
+          if (q.sw == 1)
+            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow + off];
+          else
+            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow * q.sw + off];
+          for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
         }
       }
 }
@@ -72,20 +80,16 @@ void col2im(const Geom& q, const T* cols, Index ld, T* x) {
         const T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
+        const Run run = inside(q, off);
         for (Index oh = 0; oh < q.oh; ++oh) {
           const Index ih = oh * q.sh - q.ph + i * q.dh;
           if (ih < 0 || ih >= q.h) continue;
           const T* in = row + oh * q.ow;
           T* dst = plane + ih * q.w;
-          if (q.sw == 1) {
-            const Index lo = std::clamp<Index>(-off, 0, q.ow), hi = std::clamp<Index>(q.w - off, lo, q.ow);
-            for (Index ow = lo; ow < hi; ++ow) dst[ow + off] += in[ow];
-          } else {
-            for (Index ow = 0; ow < q.ow; ++ow) {
-              const Index iw = ow * q.sw + off;
-              if (iw >= 0 && iw < q.w) dst[iw] += in[ow];
-            }
-          }
+          if (q.sw == 1)
+            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow + off] += in[ow];
+          else
+            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow * q.sw + off] += in[ow];
         }
       }
 }
@@ -164,9 +168,17 @@ void scatter_rows(const Geom& q, const T* src, Index n0, Index m, Index g, T* y)
     }
 }
 
+// The forward's im2col matrices, kept for dW when they are small enough
+// (kSaveCols values): the chunk at n0 (m samples) and group g starts at
+// k·p·(n0·groups + g·m).
+inline constexpr Index kSaveCols = Index(1) << 22;
+inline Index saved_offset(const Geom& q, Index n0, Index m, Index g) { return q.k * q.p * (n0 * q.groups + g * m); }
+template <class T>
+using SavedCols = std::shared_ptr<const Buffer<T>>;
+
 // y[n, g] = W_g · cols(x[n, g])   (W_g:[og, k], cols:[k, p] -> [og, p])
 template <class T>
-void conv_forward(const Geom& q, T* y, const T* x, const T* w) {
+void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullptr) {
   if (q.k == 0) {
     std::fill(y, y + q.ys.numel(), T(0));
     return;
@@ -185,9 +197,10 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w) {
   for (Index n0 = 0; n0 < q.n; n0 += chunk) {
     const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
     for (Index g = 0; g < q.groups; ++g) {
-      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+      T* c = saved ? saved + saved_offset(q, n0, m, g) : cols;
+      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), c + n * q.p, ld);
       gemm(MatrixMap<T>(out, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
-           ConstMatrixMap<T>(cols, q.k, ld), Gemm::assign);
+           ConstMatrixMap<T>(c, q.k, ld), Gemm::assign);
       scatter_rows(q, out, n0, m, g, y);
     }
   }
@@ -241,6 +254,7 @@ struct InputGrad {
 template <class T>
 struct WeightGrad {
   Geom q;
+  SavedCols<T> saved = {};  // the forward's cols of x, when this is conv's own first gradient
   void operator()(T* dw, const T* x, const T* grad) const {
     if (q.k == 0 || q.og == 0 || q.n == 0) return;
     if (q.pointwise) {
@@ -256,10 +270,15 @@ struct WeightGrad {
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
       const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
       for (Index g = 0; g < q.groups; ++g) {  // [og, m·p]·[m·p, k] -> [og, k]
-        for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+        const T* c = cols;
+        if (saved) {
+          c = saved->data() + saved_offset(q, n0, m, g);
+        } else {
+          for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+        }
         gather_rows(q, grad, n0, m, g, gy);
         gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy, q.og, ld),
-             ConstMatrixMap<T>(cols, q.k, ld).transpose(), Gemm::add);
+             ConstMatrixMap<T>(c, q.k, ld).transpose(), Gemm::add);
       }
     }
   }
@@ -286,15 +305,22 @@ struct BiasGrad {
 template <class T>
 TensorT<T> conv_node(const Geom& q, const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& bias) {
   auto out = TensorT<T>::empty(q.ys);
-  conv_forward(q, out.data(), x.data(), w.data());
+  // Keep the im2col matrices for dW when a node will be recorded that needs
+  // them (x's values are version-checked before dW reads them).
+  std::shared_ptr<Buffer<T>> saved;
+  const Index saved_size = q.k * q.p * q.n * q.groups;
+  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols)
+    saved = std::make_shared<Buffer<T>>(saved_size);
+  conv_forward(q, out.data(), x.data(), w.data(), saved ? saved->data() : nullptr);
   if (bias.defined()) {
     const T* b = bias.data();
     for (Index n = 0; n < q.n; ++n)
       for (Index o = 0; o < q.o; ++o) ArrayMap<T>(out.data() + (n * q.o + o) * q.p, q.p) += b[o];
   }
-  auto backward = [q](auto& b) {
+  auto backward = [q, cols = SavedCols<T>(std::move(saved))](auto& b) {
     if (b.needs(0)) d::kernel(b, 0, "conv_input_grad", InputGrad<T>{q}, InputGrad<T>{q}, b.grad(), b.input(1));
-    if (b.needs(1)) d::kernel(b, 1, "conv_weight_grad", WeightGrad<T>{q}, WeightGrad<T>{q}, b.input(0), b.grad());
+    if (b.needs(1))
+      d::kernel(b, 1, "conv_weight_grad", WeightGrad<T>{q, cols}, WeightGrad<T>{q}, b.input(0), b.grad());
     if (b.num_inputs() == 3 && b.needs(2))
       d::kernel(b, 2, "conv_bias_grad", BiasGrad<T>{q}, BiasGrad<T>{q}, b.grad());
   };

@@ -165,7 +165,29 @@ TensorT<T> max_pool2d(const TensorT<T>& x, Size2 kernel, Size2 stride, Size2 pad
   T* y = out.data();
   const T* xd = x.data();
   std::size_t k = 0;
-  for (Index p = 0; p < w.planes; ++p) {
+  if (padding.h == 0 && padding.w == 0) {  // every window whole: no clipping, the same rule unrolled less
+    const Index kh = kernel.h, kw = kernel.w;
+    for (Index p = 0; p < w.planes; ++p) {
+      const Index base = p * w.h * w.w;
+      for (Index i = 0; i < w.oh; ++i)
+        for (Index j = 0; j < w.ow; ++j) {
+          const Index first = base + w.h0[i] * w.w + w.w0[j];
+          Index best = first;
+          T top = xd[first];  // as the scan from -inf: the first place wins unless a later one is larger or NaN
+          for (Index r = 0; r < kh; ++r)
+            for (Index c = 0; c < kw; ++c) {
+              const Index at_rc = first + r * w.w + c;
+              const T v = xd[at_rc];
+              const bool take = v > top || (v != v && at_rc != first);  // branch-free: ties are frequent
+              top = take ? v : top;
+              best = take ? at_rc : best;
+            }
+          y[k] = top;
+          at[k++] = best;
+        }
+    }
+  }
+  for (Index p = 0; p < w.planes && (padding.h != 0 || padding.w != 0); ++p) {
     const Index base = p * w.h * w.w;
     for (Index i = 0; i < w.oh; ++i)
       for (Index j = 0; j < w.ow; ++j) {

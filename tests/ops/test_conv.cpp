@@ -197,3 +197,11 @@ TEST_CASE("conv2d: shape errors name the op and the shapes") {
   CHECK_THROWS_WITH_SUBSTR(conv1d(x, Tensor64::zeros({4, 3, 3})), ShapeError,
                            "conv1d: input [2x3x8x8] must be rank 3 [N, C, L]");
 }
+
+TEST_CASE("conv2d: changing the input in place after the forward stops backward (dW reads saved columns)") {
+  Generator gen(12);
+  auto x = Tensor64::randn({1, 2, 5, 5}, gen), w = Tensor64::randn({3, 2, 3, 3}, gen).requires_grad_();
+  auto y = conv2d(x, w, Tensor64{}, 1, 1);
+  x.values() *= 2.0;
+  CHECK_THROWS_WITH_SUBSTR(sum(y).backward(), GraphError, "conv2d: input 0");
+}
