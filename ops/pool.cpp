@@ -155,6 +155,36 @@ struct GatherChosen {
   }
 };
 
+// Max pooling over whole windows (no padding): PyTorch's scan, the first
+// place of the window then any strictly larger value or a NaN. KH, KW > 0
+// fix the kernel size at compile time.
+template <class T, int KH, int KW>
+void max_windows(const T* x, const Windows& q, Index kh, Index kw, Size2 stride, T* y, Index* at) {
+  if constexpr (KH > 0) kh = KH;
+  if constexpr (KW > 0) kw = KW;
+  const Index plane = q.h * q.w;
+  for (Index p = 0; p < q.planes; ++p) {
+    const T* src = x + p * plane;
+    for (Index i = 0; i < q.oh; ++i)
+      for (Index j = 0; j < q.ow; ++j) {
+        const Index first = i * stride.h * q.w + j * stride.w;
+        Index best = first;
+        T top = src[first];
+        for (Index r = 0; r < kh; ++r)
+          for (Index c = 0; c < kw; ++c) {
+            const Index k = first + r * q.w + c;
+            const T v = src[k];
+            if (v > top || v != v) {
+              top = v;
+              best = k;
+            }
+          }
+        *y++ = top;
+        *at++ = p * plane + best;
+      }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -165,27 +195,11 @@ TensorT<T> max_pool2d(const TensorT<T>& x, Size2 kernel, Size2 stride, Size2 pad
   T* y = out.data();
   const T* xd = x.data();
   std::size_t k = 0;
-  if (padding.h == 0 && padding.w == 0) {  // every window whole: no clipping, the same rule unrolled less
-    const Index kh = kernel.h, kw = kernel.w;
-    for (Index p = 0; p < w.planes; ++p) {
-      const Index base = p * w.h * w.w;
-      for (Index i = 0; i < w.oh; ++i)
-        for (Index j = 0; j < w.ow; ++j) {
-          const Index first = base + w.h0[i] * w.w + w.w0[j];
-          Index best = first;
-          T top = xd[first];  // as the scan from -inf: the first place wins unless a later one is larger or NaN
-          for (Index r = 0; r < kh; ++r)
-            for (Index c = 0; c < kw; ++c) {
-              const Index at_rc = first + r * w.w + c;
-              const T v = xd[at_rc];
-              const bool take = v > top || (v != v && at_rc != first);  // branch-free: ties are frequent
-              top = take ? v : top;
-              best = take ? at_rc : best;
-            }
-          y[k] = top;
-          at[k++] = best;
-        }
-    }
+  if (padding.h == 0 && padding.w == 0) {  // every window whole: a tight loop, 2x2 unrolled
+    if (kernel.h == 2 && kernel.w == 2)
+      max_windows<T, 2, 2>(xd, w, 2, 2, stride, y, at.data());
+    else
+      max_windows<T, 0, 0>(xd, w, kernel.h, kernel.w, stride, y, at.data());
   }
   for (Index p = 0; p < w.planes && (padding.h != 0 || padding.w != 0); ++p) {
     const Index base = p * w.h * w.w;
