@@ -243,6 +243,51 @@ void run_chain(const Options& o, int threads, const TimingOptions& timing, Repor
   }
 }
 
+// --- convolution: one layer's forward + backward, a digits_cnn training step ---
+
+void run_conv(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  struct Case {
+    std::string name;
+    std::unique_ptr<Task> ember, torch;
+    double tolerance;
+  };
+  std::vector<Case> cases;
+  for (const ConvSpec& spec : conv_specs())
+    if (selected(o, spec.name) || selected(o, "conv2d")) {
+      const ConvInit init = make_conv_init(spec, 11);
+      cases.push_back({spec.name, make_ember_conv(spec, init), make_torch_conv(spec, init), 1e-4});
+    }
+  if (selected(o, "digits_cnn")) {
+    const CnnInit init = make_cnn_init(32, 5);
+    cases.push_back({"digits_cnn_step", make_ember_cnn(init), make_torch_cnn(init), 1e-4});
+  }
+  for (auto& c : cases) {
+    std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+    const double ours = c.ember->checksum();
+    tasks.emplace_back("ember", std::move(c.ember));
+    if (c.torch) {
+      const double theirs = c.torch->checksum();
+      if (!close(theirs, ours, c.tolerance))
+        disagree(fmt::format("{}: checksum libtorch = {:.9g}, ember = {:.9g}", c.name, theirs, ours));
+      tasks.emplace_back("libtorch", std::move(c.torch));
+    }
+    std::vector<Impl> impls = timed(o, tasks);
+    if (impls.empty()) continue;
+    for (const Measurement& m : measure(impls, timing)) {
+      nlohmann::ordered_json row;
+      row["workload"] = c.name;
+      row["impl"] = m.impl;
+      row["threads"] = threads;
+      row["median_us"] = m.median_us;
+      row["min_us"] = m.min_us;
+      row["thread_cpu_us"] = m.thread_cpu_median_us;
+      row["reps"] = m.repetitions;
+      row["checksum"] = ours;
+      report.add(std::move(row));
+    }
+  }
+}
+
 // --- activations ----------------------------------------------------------------
 
 void run_activations(const Options& o, int threads, const TimingOptions& timing, Report& report) {
@@ -415,6 +460,8 @@ int main(int argc, char** argv) {
     note("[{:.0f} s] MLPs done ({} threads)", elapsed(), threads);
     run_chain(o, threads, timing, report);
     note("[{:.0f} s] deep_chain done ({} threads)", elapsed(), threads);
+    run_conv(o, threads, timing, report);
+    note("[{:.0f} s] convolution done ({} threads)", elapsed(), threads);
     run_activations(o, threads, timing, report);
     note("[{:.0f} s] activations done ({} threads)", elapsed(), threads);
     run_tensor_ops(o, threads, timing, report);

@@ -105,5 +105,35 @@ struct LayerNormInput {
 };
 std::unique_ptr<Task> make_ember_layer_norm(const LayerNormInput& in, bool backward);
 std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput& in, bool backward);
+// conv2d: forward + backward of one convolution layer (stride 1, padding
+// (k-1)/2, bias) with an all-ones upstream gradient into the weight and bias
+// (and the input when input_grad). Inputs from the seed, the same for both.
+struct ConvSpec {
+  std::string name;
+  int batch = 0, in_channels = 0, size = 0, out_channels = 0, kernel = 3;
+  bool input_grad = false;  // a first layer's input needs no gradient
+};
+struct ConvInit {
+  std::vector<float> x, w, b;  // [batch, in, size, size] [out, in, k, k] [out]
+};
+std::vector<ConvSpec> conv_specs();
+ConvInit make_conv_init(const ConvSpec& spec, std::uint64_t seed);
+// checksum(): Σ y + Σ dW + Σ db (+ Σ dx) of one pass.
+std::unique_ptr<Task> make_ember_conv(const ConvSpec& spec, const ConvInit& init);
+std::unique_ptr<Task> make_torch_conv(const ConvSpec& spec, const ConvInit& init);
+
+// digits_cnn: one Adam training step (lr 1e-3) of examples/digits_cnn's net,
+// Conv2d(1,16,3,p1)-ReLU-MaxPool2-Conv2d(16,32,3,p1)-ReLU-MaxPool2-Linear(128,10),
+// cross entropy, on a fixed batch of `batch` 8x8 images. checksum(): the
+// loss after three steps from the shared initial parameters.
+struct CnnInit {
+  std::vector<float> w1, b1, w2, b2, w3, b3;  // [16,1,3,3] [16] [32,16,3,3] [32] [10,128] [10]
+  std::vector<float> x;                       // [batch,1,8,8]
+  std::vector<std::int64_t> labels;           // [batch]
+  int batch = 0;
+};
+CnnInit make_cnn_init(int batch, std::uint64_t seed);
+std::unique_ptr<Task> make_ember_cnn(const CnnInit& init);
+std::unique_ptr<Task> make_torch_cnn(const CnnInit& init);
 
 }  // namespace bench

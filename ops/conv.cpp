@@ -1,6 +1,7 @@
 #include "conv.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string_view>
 
 #include "../engine/gemm.hpp"
@@ -27,36 +28,44 @@ struct Geom {
   Index y_offset(Index n_, Index g) const { return (n_ * o + g * og) * p; }
 };
 
-// x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW]; row
-// (c, i, j), column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]
-// or 0 in the padding.
+// The output columns ow whose input column ow·sw + off lies inside [0, w):
+// [lo, hi). They depend on the kernel column only, not on the row.
+struct Run {
+  Index lo, hi;
+};
+inline Run inside(const Geom& q, Index off) {
+  const Index lo = off >= 0 ? 0 : std::min(q.ow, (-off + q.sw - 1) / q.sw);
+  const Index hi = off <= q.w - 1 ? std::min(q.ow, (q.w - 1 - off) / q.sw + 1) : 0;
+  return {lo, std::max(lo, hi)};
+}
+
+// x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
+// `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
+// column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
+// the padding.
 template <class T>
-void im2col(const Geom& q, const T* x, T* cols) {
+void im2col(const Geom& q, const T* x, T* cols, Index ld) {
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        T* row = cols + ((c * q.kh + i) * q.kw + j) * q.p;
+        T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         const T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
+        const Run run = inside(q, off);
         for (Index oh = 0; oh < q.oh; ++oh) {
           T* out = row + oh * q.ow;
           const Index ih = oh * q.sh - q.ph + i * q.dh;
           if (ih < 0 || ih >= q.h) {
-            std::fill(out, out + q.ow, T(0));
+            for (Index ow = 0; ow < q.ow; ++ow) out[ow] = T(0);
             continue;
           }
           const T* src = plane + ih * q.w;
-          if (q.sw == 1) {  // a contiguous run with zeros either side
-            const Index lo = std::clamp<Index>(-off, 0, q.ow), hi = std::clamp<Index>(q.w - off, lo, q.ow);
-            std::fill(out, out + lo, T(0));
-            std::copy(src + lo + off, src + hi + off, out + lo);
-            std::fill(out + hi, out + q.ow, T(0));
-          } else {
-            for (Index ow = 0; ow < q.ow; ++ow) {
-              const Index iw = ow * q.sw + off;
-              out[ow] = iw >= 0 && iw < q.w ? src[iw] : T(0);
-            }
-          }
+          for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
+          if (q.sw == 1)
+            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow + off];
+          else
+            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow * q.sw + off];
+          for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
         }
       }
 }
@@ -64,50 +73,137 @@ void im2col(const Geom& q, const T* x, T* cols) {
 // The adjoint of im2col: adds each column entry back to the input position
 // it was read from (padding entries are dropped).
 template <class T>
-void col2im(const Geom& q, const T* cols, T* x) {
+void col2im(const Geom& q, const T* cols, Index ld, T* x) {
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        const T* row = cols + ((c * q.kh + i) * q.kw + j) * q.p;
+        const T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
+        const Run run = inside(q, off);
         for (Index oh = 0; oh < q.oh; ++oh) {
           const Index ih = oh * q.sh - q.ph + i * q.dh;
           if (ih < 0 || ih >= q.h) continue;
           const T* in = row + oh * q.ow;
           T* dst = plane + ih * q.w;
-          if (q.sw == 1) {
-            const Index lo = std::clamp<Index>(-off, 0, q.ow), hi = std::clamp<Index>(q.w - off, lo, q.ow);
-            for (Index ow = lo; ow < hi; ++ow) dst[ow + off] += in[ow];
-          } else {
-            for (Index ow = 0; ow < q.ow; ++ow) {
-              const Index iw = ow * q.sw + off;
-              if (iw >= 0 && iw < q.w) dst[iw] += in[ow];
-            }
-          }
+          if (q.sw == 1)
+            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow + off] += in[ow];
+          else
+            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow * q.sw + off] += in[ow];
         }
       }
 }
 
+// Samples are taken in chunks of `m`, their im2col matrices side by side
+// ([k, m·p]), so that each group runs one GEMM per chunk rather than one
+// per sample: small images make small per-sample products. Chunks stay
+// near kChunkColumns columns (measured: wider chunks leave the cache and
+// run slower, bench conv2d_*), and a chunk's matrix under kChunkElements.
+inline constexpr Index kChunkColumns = 1024;
+inline constexpr Index kChunkElements = Index(1) << 22;
+
+Index chunk_of(const Geom& q) {
+  const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
+  const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
+  return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
+}
+
+// The two work matrices of a kernel call (im2col, and G or the output in
+// chunk layout): kept per thread and reused while they are small enough
+// (kScratchKeep values each), so that a training loop does not allocate
+// and page-fault megabytes per call; larger ones are allocated each time.
+inline constexpr Index kScratchKeep = Index(1) << 21;
+
+template <class T>
+class Scratch {
+ public:
+  Scratch(Index cols, Index rows) {
+    thread_local Buffer<T> kept[2];
+    thread_local bool busy = false;  // a kernel never runs inside another, but stay safe if one does
+    const bool reuse = !busy && cols <= kScratchKeep && rows <= kScratchKeep;
+    if (reuse) {
+      busy_ = &busy;
+      busy = true;
+      for (int i = 0; i < 2; ++i)
+        if (kept[i].size() < (i == 0 ? cols : rows)) kept[i] = Buffer<T>(i == 0 ? cols : rows);
+      a_ = kept[0].data();
+      b_ = kept[1].data();
+    } else {
+      own_[0] = Buffer<T>(cols);
+      own_[1] = Buffer<T>(rows);
+      a_ = own_[0].data();
+      b_ = own_[1].data();
+    }
+  }
+  ~Scratch() {
+    if (busy_) *busy_ = false;
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* cols() const { return a_; }
+  T* rows() const { return b_; }
+
+ private:
+  Buffer<T> own_[2];
+  bool* busy_ = nullptr;
+  T* a_ = nullptr;
+  T* b_ = nullptr;
+};
+
+// G of samples [n0, n0 + m) and group g as one [og, m·p] matrix, and back.
+template <class T>
+void gather_rows(const Geom& q, const T* y, Index n0, Index m, Index g, T* dst) {
+  for (Index o = 0; o < q.og; ++o)
+    for (Index n = 0; n < m; ++n) {
+      const T* src = y + q.y_offset(n0 + n, g) + o * q.p;
+      std::copy(src, src + q.p, dst + (o * m + n) * q.p);
+    }
+}
+template <class T>
+void scatter_rows(const Geom& q, const T* src, Index n0, Index m, Index g, T* y) {
+  for (Index o = 0; o < q.og; ++o)
+    for (Index n = 0; n < m; ++n) {
+      const T* from = src + (o * m + n) * q.p;
+      std::copy(from, from + q.p, y + q.y_offset(n0 + n, g) + o * q.p);
+    }
+}
+
+// The forward's im2col matrices, kept for dW when they are small enough
+// (kSaveCols values): the chunk at n0 (m samples) and group g starts at
+// k·p·(n0·groups + g·m).
+inline constexpr Index kSaveCols = Index(1) << 22;
+inline Index saved_offset(const Geom& q, Index n0, Index m, Index g) { return q.k * q.p * (n0 * q.groups + g * m); }
+template <class T>
+using SavedCols = std::shared_ptr<const Buffer<T>>;
+
 // y[n, g] = W_g · cols(x[n, g])   (W_g:[og, k], cols:[k, p] -> [og, p])
 template <class T>
-void conv_forward(const Geom& q, T* y, const T* x, const T* w) {
+void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullptr) {
   if (q.k == 0) {
     std::fill(y, y + q.ys.numel(), T(0));
     return;
   }
-  if (q.og == 0) return;
-  Buffer<T> cols(q.pointwise ? 0 : q.k * q.p);
-  for (Index n = 0; n < q.n; ++n)
+  if (q.og == 0 || q.n == 0) return;
+  if (q.pointwise) {  // the input planes are the matrix: per sample, no copies
+    for (Index n = 0; n < q.n; ++n)
+      for (Index g = 0; g < q.groups; ++g)
+        gemm(MatrixMap<T>(y + q.y_offset(n, g), q.og, q.p), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+             ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p), Gemm::assign);
+    return;
+  }
+  const Index chunk = chunk_of(q);
+  Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
+  T *cols = work.cols(), *out = work.rows();
+  for (Index n0 = 0; n0 < q.n; n0 += chunk) {
+    const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
     for (Index g = 0; g < q.groups; ++g) {
-      const T* src = x + q.x_offset(n, g);
-      if (!q.pointwise) {
-        im2col(q, src, cols.data());
-        src = cols.data();
-      }
-      gemm(MatrixMap<T>(y + q.y_offset(n, g), q.og, q.p), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
-           ConstMatrixMap<T>(src, q.k, q.p), Gemm::assign);
+      T* c = saved ? saved + saved_offset(q, n0, m, g) : cols;
+      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), c + n * q.p, ld);
+      gemm(MatrixMap<T>(out, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+           ConstMatrixMap<T>(c, q.k, ld), Gemm::assign);
+      scatter_rows(q, out, n0, m, g, y);
     }
+  }
 }
 
 template <class T>
@@ -127,18 +223,27 @@ template <class T>
 struct InputGrad {
   Geom q;
   void operator()(T* dx, const T* grad, const T* w) const {
-    if (q.k == 0 || q.og == 0) return;
-    Buffer<T> cols(q.pointwise ? 0 : q.k * q.p);
-    for (Index n = 0; n < q.n; ++n)
-      for (Index g = 0; g < q.groups; ++g) {
-        const ConstMatrixMap<T> wg(w + g * q.og * q.k, q.og, q.k), gy(grad + q.y_offset(n, g), q.og, q.p);
-        if (q.pointwise) {
-          gemm(MatrixMap<T>(dx + q.x_offset(n, g), q.k, q.p), wg.transpose(), gy, Gemm::add);
-        } else {  // [k, og]·[og, p] -> [k, p], then back to the pixels
-          gemm(MatrixMap<T>(cols.data(), q.k, q.p), wg.transpose(), gy, Gemm::assign);
-          col2im(q, cols.data(), dx + q.x_offset(n, g));
-        }
+    if (q.k == 0 || q.og == 0 || q.n == 0) return;
+    if (q.pointwise) {
+      for (Index n = 0; n < q.n; ++n)
+        for (Index g = 0; g < q.groups; ++g)
+          gemm(MatrixMap<T>(dx + q.x_offset(n, g), q.k, q.p),
+               ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
+               ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p), Gemm::add);
+      return;
+    }
+    const Index chunk = chunk_of(q);
+    Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
+    T *cols = work.cols(), *gy = work.rows();
+    for (Index n0 = 0; n0 < q.n; n0 += chunk) {
+      const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
+      for (Index g = 0; g < q.groups; ++g) {  // [k, og]·[og, m·p] -> [k, m·p], then back to the pixels
+        gather_rows(q, grad, n0, m, g, gy);
+        gemm(MatrixMap<T>(cols, q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
+             ConstMatrixMap<T>(gy, q.og, ld), Gemm::assign);
+        for (Index n = 0; n < m; ++n) col2im(q, cols + n * q.p, ld, dx + q.x_offset(n0 + n, g));
       }
+    }
   }
   void operator()(GraphBackward<T>& b) const {
     if (b.needs(0)) b.accumulate(0, conv_node(q, b.grad(), b.input(1), TensorT<T>{}));
@@ -149,19 +254,33 @@ struct InputGrad {
 template <class T>
 struct WeightGrad {
   Geom q;
+  SavedCols<T> saved = {};  // the forward's cols of x, when this is conv's own first gradient
   void operator()(T* dw, const T* x, const T* grad) const {
-    if (q.k == 0 || q.og == 0) return;
-    Buffer<T> cols(q.pointwise ? 0 : q.k * q.p);
-    for (Index n = 0; n < q.n; ++n)
-      for (Index g = 0; g < q.groups; ++g) {
-        const T* src = x + q.x_offset(n, g);
-        if (!q.pointwise) {
-          im2col(q, src, cols.data());
-          src = cols.data();
-        }  // [og, p]·[p, k] -> [og, k]
-        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p),
-             ConstMatrixMap<T>(src, q.k, q.p).transpose(), Gemm::add);
+    if (q.k == 0 || q.og == 0 || q.n == 0) return;
+    if (q.pointwise) {
+      for (Index n = 0; n < q.n; ++n)
+        for (Index g = 0; g < q.groups; ++g)
+          gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p),
+               ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p).transpose(), Gemm::add);
+      return;
+    }
+    const Index chunk = chunk_of(q);
+    Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
+    T *cols = work.cols(), *gy = work.rows();
+    for (Index n0 = 0; n0 < q.n; n0 += chunk) {
+      const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
+      for (Index g = 0; g < q.groups; ++g) {  // [og, m·p]·[m·p, k] -> [og, k]
+        const T* c = cols;
+        if (saved) {
+          c = saved->data() + saved_offset(q, n0, m, g);
+        } else {
+          for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+        }
+        gather_rows(q, grad, n0, m, g, gy);
+        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy, q.og, ld),
+             ConstMatrixMap<T>(c, q.k, ld).transpose(), Gemm::add);
       }
+    }
   }
   void operator()(GraphBackward<T>& b) const {
     if (b.needs(0)) b.accumulate(0, input_grad_node(q, b.input(1), b.grad()));
@@ -186,15 +305,22 @@ struct BiasGrad {
 template <class T>
 TensorT<T> conv_node(const Geom& q, const TensorT<T>& x, const TensorT<T>& w, const TensorT<T>& bias) {
   auto out = TensorT<T>::empty(q.ys);
-  conv_forward(q, out.data(), x.data(), w.data());
+  // Keep the im2col matrices for dW when a node will be recorded that needs
+  // them (x's values are version-checked before dW reads them).
+  std::shared_ptr<Buffer<T>> saved;
+  const Index saved_size = q.k * q.p * q.n * q.groups;
+  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols)
+    saved = std::make_shared<Buffer<T>>(saved_size);
+  conv_forward(q, out.data(), x.data(), w.data(), saved ? saved->data() : nullptr);
   if (bias.defined()) {
     const T* b = bias.data();
     for (Index n = 0; n < q.n; ++n)
       for (Index o = 0; o < q.o; ++o) ArrayMap<T>(out.data() + (n * q.o + o) * q.p, q.p) += b[o];
   }
-  auto backward = [q](auto& b) {
+  auto backward = [q, cols = SavedCols<T>(std::move(saved))](auto& b) {
     if (b.needs(0)) d::kernel(b, 0, "conv_input_grad", InputGrad<T>{q}, InputGrad<T>{q}, b.grad(), b.input(1));
-    if (b.needs(1)) d::kernel(b, 1, "conv_weight_grad", WeightGrad<T>{q}, WeightGrad<T>{q}, b.input(0), b.grad());
+    if (b.needs(1))
+      d::kernel(b, 1, "conv_weight_grad", WeightGrad<T>{q, cols}, WeightGrad<T>{q}, b.input(0), b.grad());
     if (b.num_inputs() == 3 && b.needs(2))
       d::kernel(b, 2, "conv_bias_grad", BiasGrad<T>{q}, BiasGrad<T>{q}, b.grad());
   };

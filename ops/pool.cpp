@@ -155,6 +155,67 @@ struct GatherChosen {
   }
 };
 
+// The common 2x2 window, stride 2: the same rule as a select per place, in
+// a loop over the output row the compiler can vectorize.
+template <class T>
+void max_2x2(const T* x, const Windows& q, T* y, Index* at) {
+  const Index plane = q.h * q.w;
+  for (Index p = 0; p < q.planes; ++p)
+    for (Index i = 0; i < q.oh; ++i) {
+      const Index row = p * plane + 2 * i * q.w;
+      const T* r0 = x + row;
+      const T* r1 = r0 + q.w;
+      T* yo = y + (p * q.oh + i) * q.ow;
+      Index* ao = at + (p * q.oh + i) * q.ow;
+      for (Index j = 0; j < q.ow; ++j) {
+        T top = r0[2 * j];
+        Index k = 0;
+        const T b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+        bool t = b > top || b != b;
+        top = t ? b : top;
+        k = t ? 1 : k;
+        t = c > top || c != c;
+        top = t ? c : top;
+        k = t ? q.w : k;
+        t = d > top || d != d;
+        top = t ? d : top;
+        k = t ? q.w + 1 : k;
+        yo[j] = top;
+        ao[j] = row + 2 * j + k;
+      }
+    }
+}
+
+// Max pooling over whole windows (no padding): PyTorch's scan, the first
+// place of the window then any strictly larger value or a NaN. KH, KW > 0
+// fix the kernel size at compile time.
+template <class T, int KH, int KW>
+void max_windows(const T* x, const Windows& q, Index kh, Index kw, Size2 stride, T* y, Index* at) {
+  if constexpr (KH > 0) kh = KH;
+  if constexpr (KW > 0) kw = KW;
+  const Index plane = q.h * q.w;
+  for (Index p = 0; p < q.planes; ++p) {
+    const T* src = x + p * plane;
+    for (Index i = 0; i < q.oh; ++i)
+      for (Index j = 0; j < q.ow; ++j) {
+        const Index first = i * stride.h * q.w + j * stride.w;
+        Index best = first;
+        T top = src[first];
+        for (Index r = 0; r < kh; ++r)
+          for (Index c = 0; c < kw; ++c) {
+            const Index k = first + r * q.w + c;
+            const T v = src[k];
+            if (v > top || v != v) {
+              top = v;
+              best = k;
+            }
+          }
+        *y++ = top;
+        *at++ = p * plane + best;
+      }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -165,7 +226,15 @@ TensorT<T> max_pool2d(const TensorT<T>& x, Size2 kernel, Size2 stride, Size2 pad
   T* y = out.data();
   const T* xd = x.data();
   std::size_t k = 0;
-  for (Index p = 0; p < w.planes; ++p) {
+  if (padding.h == 0 && padding.w == 0) {  // every window whole: a tight loop, 2x2 unrolled
+    if (kernel.h == 2 && kernel.w == 2 && stride.h == 2 && stride.w == 2)
+      max_2x2(xd, w, y, at.data());
+    else if (kernel.h == 2 && kernel.w == 2)
+      max_windows<T, 2, 2>(xd, w, 2, 2, stride, y, at.data());
+    else
+      max_windows<T, 0, 0>(xd, w, kernel.h, kernel.w, stride, y, at.data());
+  }
+  for (Index p = 0; p < w.planes && (padding.h != 0 || padding.w != 0); ++p) {
     const Index base = p * w.h * w.w;
     for (Index i = 0; i < w.oh; ++i)
       for (Index j = 0; j < w.ow; ++j) {

@@ -67,6 +67,31 @@ TEST_CASE("conv2d: values equal the direct loop over stride, padding, dilation a
   }
 }
 
+TEST_CASE("conv2d: samples taken in chunks (wide images) give the per-sample values and gradients") {
+  // 22x22 outputs: 484 columns a sample, so the kernels take 2 samples a
+  // chunk (ops/conv.cpp, kChunkColumns) and 5 samples make chunks of 2, 2, 1.
+  Generator gen(4);
+  auto x = Tensor64::randn({5, 2, 22, 22}, gen), w = Tensor64::randn({3, 2, 3, 3}, gen), b = Tensor64::randn({3}, gen);
+  const auto expected = naive_conv2d(x, w, b, 1, 1, 1, 1);
+  const auto got = conv2d(x, w, b, 1, 1).to_vector();
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+  auto r = Tensor64::randn({5, 3, 22, 22}, gen);
+  auto xa = x.detach().requires_grad_(true), wa = w.detach().requires_grad_(true);
+  sum(conv2d(xa, wa, b, 1, 1) * r).backward();
+  auto wb = w.detach().requires_grad_(true);
+  std::vector<double> dx;
+  for (Index n = 0; n < 5; ++n) {  // one sample at a time: chunks of one
+    auto xn = slice(x, 0, n, n + 1).detach().requires_grad_(true);
+    sum(conv2d(xn, wb, b, 1, 1) * slice(r, 0, n, n + 1)).backward();
+    const auto g = xn.grad().to_vector();
+    dx.insert(dx.end(), g.begin(), g.end());
+  }
+  const auto dxa = xa.grad().to_vector(), dwa = wa.grad().to_vector(), dwb = wb.grad().to_vector();
+  for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dxa[i] == doctest::Approx(dx[i]).epsilon(1e-12));
+  for (std::size_t i = 0; i < dwb.size(); ++i) CHECK(dwa[i] == doctest::Approx(dwb[i]).epsilon(1e-10));
+}
+
 TEST_CASE("conv2d: a hand example") {
   // x = 1..16 as [1, 1, 4, 4], w = [[1, 0], [0, -1]], bias 0.5, stride 2, padding 1:
   // each output is 0.5 + x[top-left] - x[bottom-right] of its (padded) window.
@@ -171,4 +196,12 @@ TEST_CASE("conv2d: shape errors name the op and the shapes") {
                            "conv2d: groups 0 must be >= 1");
   CHECK_THROWS_WITH_SUBSTR(conv1d(x, Tensor64::zeros({4, 3, 3})), ShapeError,
                            "conv1d: input [2x3x8x8] must be rank 3 [N, C, L]");
+}
+
+TEST_CASE("conv2d: changing the input in place after the forward stops backward (dW reads saved columns)") {
+  Generator gen(12);
+  auto x = Tensor64::randn({1, 2, 5, 5}, gen), w = Tensor64::randn({3, 2, 3, 3}, gen).requires_grad_();
+  auto y = conv2d(x, w, Tensor64{}, 1, 1);
+  x.values() *= 2.0;
+  CHECK_THROWS_WITH_SUBSTR(sum(y).backward(), GraphError, "conv2d: input 0");
 }
