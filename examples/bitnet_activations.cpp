@@ -18,6 +18,7 @@
 // Outputs in --out: runs.csv, curves.csv, table.md, summary.json, PNGs.
 #include <ember/ember.hpp>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -294,24 +295,26 @@ std::string plot_script(const std::vector<std::string>& datasets, const std::vec
   std::string s = gnuplot_preamble(1000, 560);
   for (const auto& d : datasets) {
     s += fmt::format(R"gp(
-set output 'q6-accuracy-{0}.png'
+set output 'accuracy-{0}.png'
 set title 'Test accuracy on {0}: fp32 vs ternary (BitLinear), mean over seeds, bars min-max'
-set style data histogram
-set style histogram errorbars gap 2 lw 1.5
 set style fill solid 0.7 border -1
+set boxwidth 0.36
 set ylabel 'test accuracy'
 set key outside right top
 set yrange [*:1.0]
+set xrange [-0.6:6.6]
 set grid ytics
-plot 'accuracy_{0}.csv' using 3:4:5:xtic(2) title 'fp32', '' using 6:7:8 title 'ternary'
-unset style
-set style data lines
+plot 'accuracy_{0}.csv' skip 1 using ($0-0.19):3:xtic(2) with boxes title 'fp32', \
+     '' skip 1 using ($0-0.19):3:4:5 with yerrorbars lc rgb 'black' pt 0 notitle, \
+     '' skip 1 using ($0+0.19):6 with boxes title 'ternary', \
+     '' skip 1 using ($0+0.19):6:7:8 with yerrorbars lc rgb 'black' pt 0 notitle
+unset xrange
 unset yrange
 )gp",
                      d);
   }
   s += R"gp(
-set output 'q6-zero-weights.png'
+set output 'zero-weights.png'
 set title 'Fraction of ternary weights that are 0 during training (digits, BitLinear, mean of seeds and layers)'
 set xlabel 'step'
 set ylabel 'fraction of weights = 0'
@@ -319,35 +322,37 @@ set key outside right top
 set grid
 plot for [a in "relu relu_squared swiglu silu gelu tanh sigmoid"] 'curves_mean.csv' using (strcol(2) eq a && strcol(3) eq 'ternary' ? $4 : 1/0):5 with linespoints pt 7 ps 0.6 title a
 
-set output 'q6-grad-norms.png'
+set output 'grad-norms.png'
 set title 'Gradient norm of each hidden layer through the STE (digits, BitLinear, mean of seeds)'
 set ylabel '||dL/dW|| (log)'
 set logscale y
-plot for [a in "relu relu_squared swiglu sigmoid"] 'curves_mean.csv' using (strcol(2) eq a && strcol(3) eq 'ternary' ? $4 : 1/0):6 with lines lw 2 title a.' layer 1', \
-     for [a in "relu relu_squared swiglu sigmoid"] 'curves_mean.csv' using (strcol(2) eq a && strcol(3) eq 'ternary' ? $4 : 1/0):7 with lines dt 2 lw 2 title a.' layer 2'
+acts = "relu relu_squared swiglu sigmoid"
+plot for [i=1:4] 'curves_mean.csv' using (strcol(2) eq word(acts, i) && strcol(3) eq 'ternary' ? $4 : 1/0):6 with lines lc i lw 2 title word(acts, i).' layer 1', \
+     for [i=1:4] 'curves_mean.csv' using (strcol(2) eq word(acts, i) && strcol(3) eq 'ternary' ? $4 : 1/0):7 with lines lc i dt 2 lw 2 title word(acts, i).' layer 2'
 unset logscale y
 
-set output 'q6-sparsity.png'
-set title 'Activation sparsity on the digits test set (BitLinear nets): exact zeros of H, and int8 codes 0 at the next layer'
-set style data histogram
-set style histogram clustered gap 2
+set output 'sparsity.png'
+set title 'Activation sparsity, digits test set, BitLinear nets'
 set style fill solid 0.7 border -1
+set boxwidth 0.36
 set ylabel 'fraction'
 unset xlabel
 set yrange [0:1]
-plot 'sparsity.csv' using 2:xtic(1) title 'H exactly 0', '' using 3 title 'int8 code 0'
-unset style
-set style data lines
+set xrange [-0.6:6.6]
+plot 'sparsity.csv' skip 1 using ($0-0.19):2:xtic(1) with boxes title 'H exactly 0', \
+     '' skip 1 using ($0+0.19):3 with boxes title 'int8 code 0 at the next layer'
+unset xrange
 unset yrange
 
 LR_PLOT
-set output 'q6-lr.png'
+set output 'lr.png'
 set title 'Test accuracy vs Adam learning rate (digits, mean of seeds): fp32 dashed, ternary solid'
 set xlabel 'learning rate'
 set ylabel 'test accuracy'
 set logscale x
-plot for [a in "relu relu_squared swiglu silu gelu tanh sigmoid"] 'lr_sweep.csv' using (strcol(1) eq a && strcol(2) eq 'ternary' ? $3 : 1/0):4 with linespoints lw 2 pt 7 title a, \
-     for [a in "relu relu_squared swiglu silu gelu tanh sigmoid"] 'lr_sweep.csv' using (strcol(1) eq a && strcol(2) eq 'fp32' ? $3 : 1/0):4 with linespoints dt 2 pt 6 notitle
+all = "relu relu_squared swiglu silu gelu tanh sigmoid"
+plot for [i=1:7] 'lr_sweep.csv' using (strcol(1) eq word(all, i) && strcol(2) eq 'ternary' ? $3 : 1/0):4 with linespoints lc i lw 2 pt 7 title word(all, i), \
+     for [i=1:7] 'lr_sweep.csv' using (strcol(1) eq word(all, i) && strcol(2) eq 'fp32' ? $3 : 1/0):4 with linespoints lc i dt 2 pt 6 notitle
 )gp";
   const std::size_t at = s.find("LR_PLOT");
   s = lrs.empty() ? s.substr(0, at) : s.erase(at, 8);
@@ -529,6 +534,24 @@ int main(int argc, char** argv) {
       double mean_gap = 0;
       for (const auto& a : kActivations) mean_gap += summary[d.name][a]["gap_points"].get<double>() / double(kActivations.size());
       v[d.name]["mean_gap_points"] = mean_gap;
+      // Where the seeds settle it: every ternary run below every fp32 run (the min-max ranges do not overlap).
+      std::vector<std::string> beyond;
+      for (const auto& a : kActivations) {
+        const auto& j = summary[d.name][a];
+        if (!j["ternary"]["acc"]["max"].is_null() && !j["fp32"]["acc"]["min"].is_null() &&
+            j["ternary"]["acc"]["max"].get<double>() < j["fp32"]["acc"]["min"].get<double>())
+          beyond.push_back(a);
+      }
+      v[d.name]["gap_beyond_seed_range"] = beyond.empty() ? std::string("none") : fmt::format("{}", fmt::join(beyond, ", "));
+      v[d.name]["gap_beyond_seed_range_count"] = beyond.size();
+      // relu family (sparse: relu, relu_squared) and swiglu against the smooth ones
+      auto mean_of = [&](std::initializer_list<const char*> acts) {
+        double m = 0;
+        for (const char* a : acts) m += summary[d.name][a]["gap_points"].get<double>() / double(acts.size());
+        return m;
+      };
+      v[d.name]["gap_relu_family_points"] = mean_of({"relu", "relu_squared", "swiglu"});
+      v[d.name]["gap_smooth_points"] = mean_of({"silu", "gelu", "tanh", "sigmoid"});
     }
     const auto sparse = [&](const std::string& a, const char* key) { return summary["digits"][a]["ternary"][key].get<double>(); };
     v["relu_squared_sparser_than_relu"] = sparse("relu_squared", "int8_zero") > sparse("relu", "int8_zero");
@@ -546,6 +569,7 @@ int main(int argc, char** argv) {
     summary["seeds"] = config.seeds;
     summary["lr"]["main"] = config.lr;
     summary["seconds"] = clock.seconds();
+    for (const auto& d : data) summary["sizes"][d.name] = {{"train", d.train.size()}, {"test", d.test.size()}};
     summary["jobs"] = threads;
 
     std::ofstream(options.out / "table.md") << table;
@@ -566,6 +590,11 @@ int main(int argc, char** argv) {
                  v[d.name]["best_fp32"].get<std::string>(), percent(v[d.name]["best_fp32_acc"].get<double>()),
                  v[d.name]["smallest_gap"].get<std::string>(), v[d.name]["smallest_gap_points"].get<double>(),
                  v[d.name]["largest_gap"].get<std::string>(), v[d.name]["largest_gap_points"].get<double>());
+    for (const auto& d : data)
+      fmt::print("{}: gap beyond the seeds' min-max range for: {}; mean gap relu/relu_squared/swiglu {:.2f} pts, "
+                 "silu/gelu/tanh/sigmoid {:.2f} pts\n",
+                 d.name, v[d.name]["gap_beyond_seed_range"].get<std::string>(),
+                 v[d.name]["gap_relu_family_points"].get<double>(), v[d.name]["gap_smooth_points"].get<double>());
     fmt::print("int8 codes 0 at the next layer (digits, ternary): relu {}, relu_squared {}, swiglu {}\n",
                percent(sparse("relu", "int8_zero")), percent(sparse("relu_squared", "int8_zero")),
                percent(sparse("swiglu", "int8_zero")));
