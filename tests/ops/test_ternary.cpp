@@ -63,6 +63,12 @@ TEST_CASE("ternary_accumulate: equals the float product of the same integers, ex
     ternary_accumulate(x.data(), rows, pack_ternary(t, 1.0), acc.data());
     const auto want = matmul(xf, transpose(t));  // integers below 2^53: exact in double
     for (Index i = 0; i < rows * out; ++i) CHECK(double(acc[std::size_t(i)]) == want.data()[i]);
+    // one row at a time takes the other path (quarters decoded on the fly): the same integers
+    for (Index r = 0; r < rows; ++r) {
+      std::vector<std::int32_t> one(static_cast<std::size_t>(out));
+      ternary_accumulate(x.data() + r * in, 1, pack_ternary(t, 1.0), one.data());
+      for (Index o = 0; o < out; ++o) CHECK(double(one[std::size_t(o)]) == want.data()[r * out + o]);
+    }
   }
   // all +1 weights against all +127: 2101 * 127 = 266827
   const auto ones = pack_ternary(Tensor64::ones({1, 2101}), 1.0);
