@@ -556,6 +556,7 @@ int main(int argc, char** argv) {
     const auto sparse = [&](const std::string& a, const char* key) { return summary["digits"][a]["ternary"][key].get<double>(); };
     v["relu_squared_sparser_than_relu"] = sparse("relu_squared", "int8_zero") > sparse("relu", "int8_zero");
     v["swiglu_sparser_than_relu"] = sparse("swiglu", "int8_zero") > sparse("relu", "int8_zero");
+    v["relu_squared_more_int8_zeros_than_exact_zeros"] = sparse("relu_squared", "int8_zero") > sparse("relu_squared", "act_zero");
     bool packed_ok = true;
     double packed_diff = 0;
     for (const auto& r : runs)
