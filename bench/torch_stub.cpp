@@ -9,5 +9,8 @@ void torch_set_threads(int) {}
 std::unique_ptr<Trainer> make_torch_trainer(const MlpSpec&, const MlpInit&) { return nullptr; }
 std::unique_ptr<Task> make_torch_activation(const std::string&, const std::vector<float>&, bool) { return nullptr; }
 std::unique_ptr<Task> make_torch_chain(int, int) { return nullptr; }
+std::unique_ptr<Task> make_torch_matmul(const std::vector<float>&, const std::vector<float>&, int, int, int) {
+  return nullptr;
+}
 
 }  // namespace bench

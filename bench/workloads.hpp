@@ -79,4 +79,8 @@ std::unique_ptr<Task> make_torch_activation(const std::string& name, const std::
 std::unique_ptr<Task> make_ember_chain(int length, int width);
 std::unique_ptr<Task> make_torch_chain(int length, int width);
 
+// y = x Wᵀ for x [batch, in], W [out, in], float, no grad (ternary.cpp's rows).
+std::unique_ptr<Task> make_torch_matmul(const std::vector<float>& x, const std::vector<float>& w, int batch, int in,
+                                        int out);
+
 }  // namespace bench
