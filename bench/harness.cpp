@@ -169,6 +169,10 @@ void Report::print_table() const {
     if (row.contains("ns_per_element"))
       notes[key] += fmt::format("{}: {:.3f} ns/elem  ", row["impl"].get<std::string>(),
                                 row["ns_per_element"].get<double>());
+    if (row.contains("weight_bytes"))  // ternary_matmul: the ternary kernel has no column of its own
+      notes[key] += fmt::format("{}: {} us, {:.2f} MB  ", row["impl"].get<std::string>(),
+                                fmt::format("{:.1f}", row["median_us"].get<double>()),
+                                row["weight_bytes"].get<double>() / 1e6);
     if (row.contains("allocs_per_step"))
       notes[key] += fmt::format("{}{} {:.0f}", notes[key].empty() ? "allocs/step: " : ", ",
                                 row["impl"].get<std::string>(), row["allocs_per_step"].get<double>());

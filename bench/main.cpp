@@ -17,6 +17,7 @@
 
 #include "alloc_count.hpp"
 #include "harness.hpp"
+#include "ternary.hpp"
 #include "workloads.hpp"
 
 namespace bench {
@@ -43,7 +44,7 @@ void run_unit(Task& t) { t.run(); }
                "  --threads   thread counts to run, comma-separated (default 1,2)\n"
                "  --filter    run only cases whose name contains TEXT, or one of comma-separated TEXTs\n"
                "              (tiny_mlp, large_mlp, deep_chain, activation, sigmoid, tensor_op, gather,\n"
-               "              layer_norm, ...)\n"
+               "              layer_norm, conv2d, digits_cnn, ternary_matmul, ...)\n"
                "  --quick     fewer repetitions and no 16M activation size\n"
                "  --impl      time only this implementation: hand, ember or libtorch (for profiling)\n"
                "  --reps      repetitions per implementation (for profiling; default 11, --quick 5)\n"
@@ -468,6 +469,10 @@ int main(int argc, char** argv) {
     note("[{:.0f} s] tensor ops done ({} threads)", elapsed(), threads);
     run_layer_norm(o, threads, timing, report);
     note("[{:.0f} s] layer_norm done ({} threads)", elapsed(), threads);
+    if (selected(o, "ternary_matmul")) {
+      run_ternary(threads, timing, report);
+      note("[{:.0f} s] ternary_matmul done ({} threads)", elapsed(), threads);
+    }
   }
   report.print_table();
   return 0;

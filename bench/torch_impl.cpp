@@ -177,7 +177,32 @@ class TorchChain final : public Task {
   torch::Tensor x_, a_, b_, upstream_, kept_;
 };
 
+// y = x Wᵀ in float, no grad: the dense product a ternary kernel competes with.
+class TorchMatmul final : public Task {
+ public:
+  TorchMatmul(const std::vector<float>& x, const std::vector<float>& w, int batch, int in, int out) {
+    x_ = from_vector(x, {batch, in});
+    w_ = from_vector(w, {out, in});
+  }
+  void run() override {
+    torch::NoGradGuard no_grad;
+    y_ = torch::matmul(x_, w_.t());
+  }
+  double checksum() override {
+    run();
+    return y_.sum().item<double>();
+  }
+
+ private:
+  torch::Tensor x_, w_, y_;
+};
+
 }  // namespace
+
+std::unique_ptr<Task> make_torch_matmul(const std::vector<float>& x, const std::vector<float>& w, int batch, int in,
+                                        int out) {
+  return std::make_unique<TorchMatmul>(x, w, batch, in, out);
+}
 
 std::unique_ptr<Trainer> make_torch_trainer(const MlpSpec& spec, const MlpInit& init) {
   return std::make_unique<TorchTrainer>(spec, init);

@@ -13,5 +13,8 @@ std::unique_ptr<Task> make_torch_tensor_op(const std::string&, const std::vector
 std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput&, bool) { return nullptr; }
 std::unique_ptr<Task> make_torch_conv(const ConvSpec&, const ConvInit&) { return nullptr; }
 std::unique_ptr<Task> make_torch_cnn(const CnnInit&) { return nullptr; }
+std::unique_ptr<Task> make_torch_matmul(const std::vector<float>&, const std::vector<float>&, int, int, int) {
+  return nullptr;
+}
 
 }  // namespace bench

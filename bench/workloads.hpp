@@ -135,5 +135,8 @@ struct CnnInit {
 CnnInit make_cnn_init(int batch, std::uint64_t seed);
 std::unique_ptr<Task> make_ember_cnn(const CnnInit& init);
 std::unique_ptr<Task> make_torch_cnn(const CnnInit& init);
+// y = x Wᵀ for x [batch, in], W [out, in], float, no grad (ternary.cpp's rows).
+std::unique_ptr<Task> make_torch_matmul(const std::vector<float>& x, const std::vector<float>& w, int batch, int in,
+                                        int out);
 
 }  // namespace bench

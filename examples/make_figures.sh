@@ -22,4 +22,5 @@ run vanishing_gradients q1 grad_norm_at_init.png local_derivative_at_init.png sa
   accuracy.png
 run zero_centered q2 single_neuron.png sign_agreement.png speed.png conditioning.png
 run activation_race q4 race.png dead_units.png
+run bitnet_activations q6 accuracy-digits.png accuracy-breast_cancer.png zero-weights.png sparsity.png grad-norms.png lr.png
 echo "figures are in docs/img/"

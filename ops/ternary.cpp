@@ -47,6 +47,31 @@ std::int32_t dot_quarter(const std::uint8_t* packed, const std::int8_t* x, Index
   return total;
 }
 
+// The same sum with the row's codes decoded once into byte masks (plus[k],
+// minus[k] = 0 or -1), for several activation rows against one weight row.
+std::int32_t dot_masks(const std::int8_t* plus, const std::int8_t* minus, const std::int8_t* x, Index n) {
+  constexpr Index kBlock = 256;
+  std::int32_t total = 0;
+  for (Index k0 = 0; k0 < n; k0 += kBlock) {
+    const Index k1 = std::min(n, k0 + kBlock);
+    std::int16_t s = 0;
+    for (Index k = k0; k < k1; ++k) s = std::int16_t(s + std::int8_t((x[k] & plus[k]) - (x[k] & minus[k])));
+    total += s;
+  }
+  return total;
+}
+
+void decode_masks(const std::uint8_t* row, Index in, Index q, std::int8_t* plus, std::int8_t* minus) {
+  for (int part = 0; part < 4; ++part) {
+    const Index begin = part * q, n = std::min(q, in - begin);
+    for (Index k = 0; k < n; ++k) {
+      const std::uint8_t c = std::uint8_t((row[k] >> (2 * part)) & 3);
+      plus[begin + k] = std::int8_t(-(c == 1));
+      minus[begin + k] = std::int8_t(-(c == 2));
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -96,6 +121,14 @@ TensorT<T> dequantize_ternary(const PackedTernary& w) {
 
 void ternary_accumulate(const std::int8_t* x, Index rows, const PackedTernary& w, std::int32_t* acc) {
   const Index in = w.in_features, q = w.row_bytes();
+  if (rows > 1) {  // decode each weight row once for all activation rows
+    std::vector<std::int8_t> plus(static_cast<std::size_t>(in)), minus(static_cast<std::size_t>(in));
+    for (Index o = 0; o < w.out_features; ++o) {
+      decode_masks(w.bytes.data() + o * q, in, q, plus.data(), minus.data());
+      for (Index r = 0; r < rows; ++r) acc[r * w.out_features + o] = dot_masks(plus.data(), minus.data(), x + r * in, in);
+    }
+    return;
+  }
   for (Index o = 0; o < w.out_features; ++o) {
     const std::uint8_t* row = w.bytes.data() + o * q;
     for (Index r = 0; r < rows; ++r) {

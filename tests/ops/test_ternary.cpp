@@ -5,6 +5,7 @@
 #include <ember/ember.hpp>
 
 #include <cstdio>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,12 @@ TEST_CASE("ternary_accumulate: equals the float product of the same integers, ex
     ternary_accumulate(x.data(), rows, pack_ternary(t, 1.0), acc.data());
     const auto want = matmul(xf, transpose(t));  // integers below 2^53: exact in double
     for (Index i = 0; i < rows * out; ++i) CHECK(double(acc[std::size_t(i)]) == want.data()[i]);
+    // one row at a time takes the other path (quarters decoded on the fly): the same integers
+    for (Index r = 0; r < rows; ++r) {
+      std::vector<std::int32_t> one(static_cast<std::size_t>(out));
+      ternary_accumulate(x.data() + r * in, 1, pack_ternary(t, 1.0), one.data());
+      for (Index o = 0; o < out; ++o) CHECK(double(one[std::size_t(o)]) == want.data()[r * out + o]);
+    }
   }
   // all +1 weights against all +127: 2101 * 127 = 266827
   const auto ones = pack_ternary(Tensor64::ones({1, 2101}), 1.0);
@@ -131,6 +138,37 @@ TEST_CASE("save/load_packed_ternary: a bit-exact round trip, and damaged files a
   CHECK(load_packed_ternary(path).bytes == p.bytes);
   std::remove(path.c_str());
   std::remove(bad.c_str());
+}
+
+TEST_CASE("save_packed_ternary: docs/read_packed_ternary.py (the numpy recipe) reads back every code and the scale") {
+  Generator gen(35);
+  for (const Index in : {Index(1), Index(6), Index(13)}) {
+    INFO("in = ", in);
+    const auto t = random_ternary(gen, 4, in);
+    const auto path = temp_path("numpy");
+    save_packed_ternary(path, pack_ternary(t, 0.375));
+    const std::string command =
+        "/usr/bin/python3 '" + std::string(EMBER_SOURCE_DIR) + "/docs/read_packed_ternary.py' '" + path + "'";
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string output;
+    char buffer[4096];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+    CHECK(::pclose(pipe) == 0);
+    std::istringstream in_text(output);
+    Index rows = 0, cols = 0;
+    std::string scale;
+    in_text >> rows >> cols >> scale;
+    CHECK(rows == 4);
+    CHECK(cols == in);
+    CHECK(scale == "0.375");
+    for (Index i = 0; i < t.numel(); ++i) {
+      int v = 9;
+      in_text >> v;
+      CHECK(double(v) == t.data()[i]);
+    }
+    std::remove(path.c_str());
+  }
 }
 
 TEST_CASE("pack_ternary: a non-ternary value, a zero or non-finite scale, a non-matrix are clear errors") {
