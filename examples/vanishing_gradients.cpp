@@ -92,7 +92,7 @@ Spread spread(const std::vector<const RunResult*>& runs, F f) {
 struct ConditionSummary {
   json j;
   Spread ratio, dhdy, saturated, saturated_l1, saturated_max, logit_spread, acc, head_bce, head_mse, head_mse_wrong,
-      head_bce_wrong, ceiling, saturation, measured, identity, weights, total, head_ratio;
+      head_bce_wrong, ceiling, saturation, measured, identity, weights, total, head_ratio, ratio_training;
   int diverged = 0;
 };
 
@@ -140,6 +140,8 @@ ConditionSummary summarize(const Condition& c, const std::vector<const RunResult
   j["saturated_init"] = s.saturated.json();
   j["saturated_init_layer1"] = s.saturated_l1.json();
   j["saturated_max"] = s.saturated_max.json();
+  s.ratio_training = spread(runs, [](const RunResult& r) { return r.ratio_training; });
+  j["ratio_training"] = s.ratio_training.json();
   j["saturated_end"] = spread(runs, [](const RunResult& r) { return r.saturated_end; }).json();
   j["dead_end"] = spread(runs, [](const RunResult& r) { return r.dead_end; }).json();
   j["logit_spread_init"] = s.logit_spread.json();
@@ -304,7 +306,7 @@ int main(int argc, char** argv) {
         g1.saturated.text(fmt_percent),
         ceiling_dominates
             ? fmt::format("between the logit and layer 1 the ceiling costs {:.1f} decades, the units' distance "
-                          "from it {} and the weights {}.",
+                          "from it (below the ceiling) {} and the weights {}.",
                           g1.ceiling.min, g1.saturation.text(fmt_decades), g1.weights.text(fmt_decades))
             : fmt::format("units below the ceiling already cost {} decades against the ceiling's {:.1f}.",
                           g1.saturation.text(fmt_decades), g1.ceiling.min),
@@ -360,6 +362,38 @@ int main(int argc, char** argv) {
                           learners(by["layernorm"]), seeds.size(), ln.acc.text(fmt_percent),
                           ln.logit_spread.text(fmt_sci), ln.ratio.text(fmt_sci), learners(by["layernorm_residual"]),
                           seeds.size());
+    {
+      std::vector<std::string> parts;
+      for (const auto& [key, name] : std::vector<std::pair<std::string, std::string>>{
+               {"standardized_g1", "at gain 1"}, {"layernorm", "with layer norm alone"},
+               {"standardized_g4", "at gain 4"}, {"residual", "with residual connections"},
+               {"standardized_g16", "at gain 16"}})
+        parts.push_back(fmt::format("{} {}", sum[key].ratio_training.text(fmt_sci), name));
+      v["curves"] = fmt::format(
+          "Over training, the median ratio ‖dW1‖/‖dW{}‖ of the mini-batch gradients (the median over the logged "
+          "steps of each seed, range over seeds) is {}.",
+          L, fmt::join(parts, ", "));
+    }
+    {
+      const bool g4_learns = learns(by["standardized_g4"]), g1_stuck = learners(by["standardized_g1"]) == 0;
+      const bool g16_worse = g16.acc.median < g4.acc.median - 0.05;
+      v["causes"] = fmt::format(
+          "{} {} {}",
+          ceiling_dominates && g1_stuck
+              ? "At the usual init scale the ceiling alone kills the gradient, with almost no unit saturated."
+              : "At the usual init scale the gradient's loss is not the ceiling's alone.",
+          g4_learns ? "A gain that cancels the ceiling lets the gradient through and every seed learns."
+                    : "A gain that cancels the ceiling does not make every seed learn.",
+          g16.saturation.median < -2
+              ? fmt::format("Larger gains trade the ceiling for saturation, which costs {} decades of its own at "
+                            "gain 16{}.",
+                            g16.saturation.text(fmt_decades),
+                            g16_worse ? fmt::format(" and cuts the test accuracy to {} (gain 4: {}) even though the "
+                                                    "weights more than make up for it in the gradient's size",
+                                                    g16.acc.text(fmt_percent), g4.acc.text(fmt_percent))
+                                      : "")
+              : "Larger gains saturate little here.");
+    }
     v["fixes"] = fixed_by.empty() ? std::string("None of the fixes makes every seed learn.")
                                   : fmt::format("Every seed learns with: {}.", fmt::join(fixed_by, "; "));
     for (const auto& [k, text] : v.items()) fmt::print("{}: {}\n", k, text.get<std::string>());
