@@ -70,7 +70,12 @@ struct Steps {
   }
 };
 
-std::string lr_key(double lr) { return fmt::format("{}", lr); }
+// A number as a JSON key the page templates can address (no dot: 0.03 -> "0p03").
+std::string lr_key(double lr) {
+  std::string k = fmt::format("{}", lr);
+  std::replace(k.begin(), k.end(), '.', 'p');
+  return k;
+}
 
 }  // namespace
 
@@ -283,12 +288,12 @@ int main(int argc, char** argv) {
           const int d = diverged[{o, a, lr}];
           row.push_back(s.text() + (d ? fmt::format(", {} diverged", d) : ""));
           json& cell = p3[o][a]["lr"][lr_key(lr)];
-          for (std::size_t k = 0; k < targets.size(); ++k) cell[fmt::format("{}", targets[k])] = steps[{o, a, lr}][k].to_json();
+          for (std::size_t k = 0; k < targets.size(); ++k) cell[lr_key(targets[k])] = steps[{o, a, lr}][k].to_json();
           cell["diverged"] = d;
         }
         for (std::size_t k = 0; k < targets.size(); ++k) {
           auto [blr, bm] = best(o, a, k);
-          json& b = p3[o][a]["best"][fmt::format("{}", targets[k])];
+          json& b = p3[o][a]["best"][lr_key(targets[k])];
           b["lr"] = blr;
           b["median"] = std::isinf(bm) ? json(nullptr) : json(bm);
           b["text"] = std::isinf(bm) ? std::string(">max") : fmt::format("{:.0f} (lr {})", bm, blr);
@@ -310,13 +315,13 @@ int main(int argc, char** argv) {
         };
         const double s = best(o, "sigmoid", k).second, c = best(o, "centered_sigmoid", k).second;
         const double ratio = s / c;
-        p3[o]["ratio"][fmt::format("{}", targets[k])] = std::isfinite(ratio) ? json(ratio) : json(nullptr);
+        p3[o]["ratio"][lr_key(targets[k])] = std::isfinite(ratio) ? json(ratio) : json(nullptr);
         tt.add({opt_label(o), fmt::format("{}", targets[k]), text("sigmoid"), text("centered_sigmoid"),
                 std::isfinite(ratio) ? fmt::format("{:.1f}×", ratio) : "-", text("tanh"), text("relu")});
       }
     tt.write(options.out / "targets.md");
     fmt::print("{}", tt.text());
-    MarkdownTable tc({"activation", "cond E[hhᵀ] at init", "after training (lr " + lr_key(curve_lrs.front()) + ")",
+    MarkdownTable tc({"activation", "cond E[hhᵀ] at init", fmt::format("after training (lr {})", curve_lrs.front()),
                       "largest eigenvalue at init", "mean input at init"});
     for (const auto& a : kActivations) {
       auto sp = [&](const std::vector<Conditioning>& v, double Conditioning::*m) {
@@ -331,6 +336,22 @@ int main(int argc, char** argv) {
                                     {"mean_input", mi.json()}};
     }
     tc.write(options.out / "conditioning.md");
+    {
+      auto text = [&](const std::string& a, const char* key) {
+        const json& j = summary["conditioning"][a][key];
+        return j["min"].is_null() ? std::string("-")
+                                  : Spread{j["min"].get<double>(), j["median"].get<double>(), j["max"].get<double>(), 1, 0}
+                                        .text(std::string(key) == "largest" || std::string(key) == "mean_input"
+                                                  ? fmt_2
+                                                  : fmt_sci);
+      };
+      summary["verdicts"]["conditioning"] = fmt::format(
+          "The sigmoid layer's outputs have mean {} at init, so E[hhᵀ] of the second layer's inputs has a largest "
+          "eigenvalue of {} (along the mean direction) against {} for the centered sigmoid, and a condition number "
+          "of {} against {}.",
+          text("sigmoid", "mean_input"), text("sigmoid", "largest"), text("centered_sigmoid", "largest"),
+          text("sigmoid", "init"), text("centered_sigmoid", "init"));
+    }
     fmt::print("{}", tc.text());
 
     // Verdicts, from the numbers.
@@ -386,6 +407,9 @@ int main(int argc, char** argv) {
       }
       v["targets"] = fmt::format("Under SGD the sigmoid/centered ratio of best-rate steps is {}.", fmt::join(parts, ", "));
     }
+    summary["neuron_sentence"] = fmt::format(
+        "sign(g1g2) = sign(x1x2) at {} of {} points where g1g2 is defined and nonzero.", agreements,
+        agreements + disagreements);
     for (const auto& [k, text] : v.items()) fmt::print("{}: {}\n", k, text.get<std::string>());
     write_summary(options.out / "summary.json", summary);
 

@@ -57,6 +57,9 @@ set grid
 colors = "#d62728 #1f77b4 #2ca02c #9467bd"
 feeding = "sigmoid centered_sigmoid tanh relu"
 opts = "sgd momentum adam"
+# centered_sigmoid and tanh often sit on the same value: a wide line under a dashed one
+alw(a) = a == 2 ? 5 : 2
+adt(a) = a == 3 ? 2 : 1
 otitles = "SGD SGD+momentum_0.9 Adam"
 set terminal pngcairo size 1300,800 noenhanced font 'Sans,10'
 set output 'zigzag.png'
@@ -73,7 +76,7 @@ do for [o=1:3] {
   plot for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 * (1 + 0.06*(a-2.5)) : NaN):6 \
       with points pt 7 ps 0.6 lc rgb word(colors,a) notitle, \
     for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):6 \
-      smooth unique with lines lw 2 lc rgb word(colors,a) title 'fed by '.word(feeding,a)
+      smooth unique with lines lw alw(a) dt adt(a) lc rgb word(colors,a) title 'fed by '.word(feeding,a)
 }
 do for [o=1:3] {
   set title word(otitles,o).': cosine of consecutive updates'
@@ -84,7 +87,7 @@ do for [o=1:3] {
     for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 * (1 + 0.06*(a-2.5)) : NaN):7 \
       with points pt 7 ps 0.6 lc rgb word(colors,a) notitle, \
     for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):7 \
-      smooth unique with lines lw 2 lc rgb word(colors,a) notitle
+      smooth unique with lines lw alw(a) dt adt(a) lc rgb word(colors,a) notitle
 }
 unset multiplot
 unset logscale x
@@ -105,8 +108,8 @@ do for [o=1:3] {
   if (o == 2) { set key inside top right box opaque } else { set key off }
   plot for [a=1:4] 'steps.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 * (1 + 0.05*(a-2.5)) : NaN):(column(sprintf('steps_to_%g', target))) \
       with points pt 7 ps 0.6 lc rgb word(colors,a) notitle, \
-    for [a=1:4] 'steps.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):(column(sprintf('steps_to_%g', target))) \
-      smooth unique with linespoints lw 2 pt 4 lc rgb word(colors,a) title word(feeding,a)
+    for [a=4:1:-1] 'steps.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):(column(sprintf('steps_to_%g', target))) \
+      smooth unique with linespoints lw alw(a) dt adt(a) pt 4 lc rgb word(colors,a) title word(feeding,a)
 }
 unset multiplot
 unset logscale xy
@@ -129,8 +132,8 @@ do for [k=1:words(lrs)] {
   set title sprintf("lr %g", lr)
   if (lr >= 3) { set xrange [0:300]; set yrange [0.01:10] } else { set xrange [*:*]; set yrange [*:*] }
   plot target with lines dt 2 lc rgb '#777777' notitle, \
-    for [a=1:4] 'speed.csv' using (strcol(1) eq word(speed_acts,a) && abs($2 - lr) < 1e-9 && $3 == seed ? $4 : NaN):5 \
-    with lines lw 2 lc rgb word(colors,a) title word(speed_acts,a)
+    for [a=4:1:-1] 'speed.csv' using (strcol(1) eq word(speed_acts,a) && abs($2 - lr) < 1e-9 && $3 == seed ? $4 : NaN):5 \
+    with lines lw (a == 2 ? 4 : 1.5) lc rgb word(colors,a) title word(speed_acts,a)
 }
 unset multiplot
 set xrange [*:*]
