@@ -281,8 +281,8 @@ int main(int argc, char** argv) {
     }
     fixes.write(options.out / "fixes.md");
 
-    MarkdownTable head({"net", "N·|dL/dz| BCE with logits (= |σ−Y|)", "N·|dL/dz| MSE on σ", "on wrong samples: BCE",
-                        "on wrong samples: MSE", "test accuracy BCE", "test accuracy MSE"});
+    MarkdownTable head({"net", "N·abs(dL/dz), BCE with logits (= abs(σ − Y))", "N·abs(dL/dz), MSE on σ",
+                        "on wrong samples: BCE", "on wrong samples: MSE", "test accuracy BCE", "test accuracy MSE"});
     for (double g : {1.0, 4.0, 16.0}) {
       const ConditionSummary& b = sum[grid_key(false, g)];
       const ConditionSummary& m = sum[fmt::format("mse_g{}", int(g))];
@@ -335,7 +335,7 @@ int main(int argc, char** argv) {
         raw1.saturated_l1.text(fmt_percent), raw1.ratio.text(fmt_sci), learners(by["raw_g1"]), seeds.size(),
         raw1.acc.text(fmt_percent));
     v["collapse"] = fmt::format(
-        "The forward signal collapses with it: at gain 1 the logit varies by {} (std over the training samples) "
+        "At gain 1 the logit varies by {} (std over the training samples) "
         "at init, at gain 4 by {}.",
         g1.logit_spread.text(fmt_sci), g4.logit_spread.text(fmt_sci));
     const ConditionSummary& m1 = sum["mse_g1"];
