@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
     p1["axes_sentence"] =
         n1.axis_points > 0
             ? fmt::format("The grid has {} points on the axes x1 = 0 or x2 = 0, and there g1g2 = 0 for every loss and "
-                          "activation (one of the two gradients is δ·0); relu adds the points where it is off.",
+                          "activation wherever the loss is defined (one of the two gradients is δ·0); relu adds the "
+                          "points where it is off.",
                           n1.axis_points)
             : std::string("The grid has no point on the axes x1 = 0 or x2 = 0; g1g2 = 0 only where relu is off.");
 
@@ -358,7 +359,8 @@ int main(int argc, char** argv) {
     json& v = summary["verdicts"];
     v["mse"] = fmt::format(
         "For MSE, L = (Y − H)², so dL/dH = −2(Y − H) and dL/dw_i = −2(Y − H)·act′(y)·x_i; ember's backward matches "
-        "this to {} (relative) at every grid point, and BCE's −Y/H + (1 − Y)/(1 − H) to {}.",
+        "this to {} (relative) at every grid point, and BCE's −Y/H + (1 − Y)/(1 − H) to {} (where H(1 − H) "
+        "is above the 1e-12 that ember, like PyTorch, clamps it to).",
         sci(n1.mse_error), sci(n1.bce_error_value));
     auto z = [&](const std::string& o, const std::string& a, Index b, double ZigzagResult::*m, auto f) {
       return zspread(o, a, b, m).text(f);
