@@ -18,9 +18,10 @@ run() {  # trainer, doc prefix, pngs...
   for png in "$@"; do cp "results/$trainer/$png" "docs/img/$prefix-$png"; done
 }
 
-run vanishing_gradients q1 grad_norm_at_init.png local_derivative_at_init.png saturation.png dead_units.png loss.png \
-  accuracy.png
-run zero_centered q2 single_neuron.png sign_agreement.png speed.png conditioning.png
+git rev-parse --short HEAD > results/COMMIT  # the commit the pages name (scripts/render_docs.py)
+run vanishing_gradients q1 init_profile.png saturation_at_init.png grad_curves.png fixes.png
+run zero_centered q2 single_neuron.png zigzag.png speed_vs_lr.png speed.png conditioning.png
+python3 scripts/render_docs.py --results results docs/pages/q1-vanishing-gradients.md.in docs/pages/q2-zero-centered.md.in
 run activation_race q4 race.png dead_units.png
 run bitnet_activations q6 accuracy-digits.png accuracy-breast_cancer.png zero-weights.png sparsity.png grad-norms.png lr.png
 echo "figures are in docs/img/"

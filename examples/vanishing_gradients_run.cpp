@@ -6,6 +6,7 @@
 #include <ops/math.hpp>
 #include <ops/reduction.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -167,6 +168,7 @@ RunResult train_run(const RunSpec& spec, const TrainConfig& config, const Option
   Batch batch;
   std::vector<HiddenLayer> hidden;
   std::vector<Tensor> outputs;
+  std::vector<double> ratios;
   const std::string& key = spec.key;
   for (int step = 0;; ++step) {
     if (!batches.next(batch)) batches.next(batch);
@@ -175,6 +177,8 @@ RunResult train_run(const RunSpec& spec, const TrainConfig& config, const Option
     loss.backward();
     const bool logged = step % config.log_every == 0 || step == total_steps;
     if (logged) {
+      ratios.push_back(double(net.weight(0).grad_matrix().norm()) /
+                       double(net.weight(net.num_layers() - 1).grad_matrix().norm()));
       if (spec.log_curves)
         for (int l = 0; l < net.num_layers(); ++l)
           r.grad_rows.push_back(CsvWriter::line(key, step, l + 1, double(net.weight(l).grad_matrix().norm())));
@@ -216,6 +220,8 @@ RunResult train_run(const RunSpec& spec, const TrainConfig& config, const Option
     if (step == total_steps) break;
     sgd.step();
   }
+  std::sort(ratios.begin(), ratios.end());
+  r.ratio_training = ratios.empty() ? std::nan("") : ratios[ratios.size() / 2];
   return r;
 }
 

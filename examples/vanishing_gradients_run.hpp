@@ -79,6 +79,7 @@ struct RunResult {
   double final_loss = 0, train_accuracy = 0, test_accuracy = 0;
   double saturated_end = 0, dhdy_end = 0, dead_end = 0;  // means over hidden layers
   double saturated_max = 0;                              // the largest mean over training
+  double ratio_training = 0;  // median over the logged steps of ||dW_1|| / ||dW_L|| (mini-batch gradients)
   double majority = 0;                                   // test accuracy of the majority class
   bool diverged = false;
   int steps = 0;  // SGD steps of the run

@@ -1,433 +1,450 @@
 // Q2: does "not zero-centered" matter? Three measurements (docs/SCIENCE.md):
 //  1. one neuron: dL/dw1 * dL/dw2 over a grid of inputs, by ember's backward,
-//     for BCE and MSE x relu, sigmoid, tanh (and (1+tanh)/2);
-//  2. a two-layer-plus-head net on breast cancer: how often a second-layer
-//     neuron's incoming weight gradients all share a sign, by the first
-//     layer's activation and the batch size;
+//     for BCE and MSE x relu, sigmoid, tanh (and (1+tanh)/2), checked against
+//     the hand derivative (MSE: dL/dH = -2(Y - H));
+//  2. the zig-zag itself in a two-layer-plus-head net on breast cancer: how
+//     often a second-layer neuron's weight update moves every weight the same
+//     way, and the cosine between its consecutive updates, by the first
+//     layer's activation, the batch size and the optimizer (SGD, momentum,
+//     Adam), over seeds;
 //  3. sigmoid against centered sigmoid (same derivative, zero mean): steps to
-//     a target loss and the conditioning of the second layer's inputs.
+//     several target losses per optimizer and learning rate, over seeds, and
+//     the conditioning of the second layer's inputs.
+// docs/q2-zero-centered.md is rendered from summary.json and the tables
+// written here.
 #include "common.hpp"
-#include "mlp.hpp"
+#include "question_report.hpp"
+#include "zero_centered_parts.hpp"
 #include "zero_centered_plots.hpp"
 
-#include <data/dataset.hpp>
-#include <nn/linear.hpp>
-#include <nn/optim.hpp>
-#include <ops/linalg.hpp>
-#include <ops/loss.hpp>
-
-#include <Eigen/Eigenvalues>
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <limits>
 #include <map>
 
 using namespace ember;
 using namespace ember::examples;
+using json = nlohmann::json;
 
 namespace {
 
-// --- 1. the single neuron ------------------------------------------------------
+const std::vector<std::string> kActivations{"sigmoid", "centered_sigmoid", "tanh", "relu"};
+const std::vector<std::string> kOptimizers{"sgd", "momentum", "adam"};
 
-struct NeuronSetup {
-  double w1 = 0.25, w2 = -0.2, b = 0.05;  // relu's output stays in [0, 1] on the grid, so BCE is defined for it
-  double target = 1;
-  double step = 0.1;                      // grid spacing over [-2, 2]^2
-};
-
-// The activations of part 1: "shifted_tanh" is (1+tanh)/2, tanh moved into
-// [0, 1] so that BCE is defined for it.
-Tensor64 neuron_activation(const std::string& name, const Tensor64& y) {
-  if (name == "shifted_tanh") return (1.0 + ember::tanh(y)) * 0.5;
-  return activation<double>(name)(y);
+std::string opt_label(const std::string& o) {
+  return o == "sgd" ? "SGD" : o == "momentum" ? "SGD + momentum 0.9" : "Adam";
 }
 
-struct SignTally {
-  std::string loss, activation;
-  int points = 0, undefined = 0, zero = 0, agree = 0, disagree = 0;
-  std::vector<double> magnitudes;  // nonzero |g1g2|, to scale its panel
-  // The panel's colour scale: the 90th percentile of |g1g2|, so that the
-  // spikes where a BCE input nears 0 (dL/dH = -1/H) do not wash it out.
-  double scale() const {
-    if (magnitudes.empty()) return 1;
-    std::vector<double> m = magnitudes;
-    auto k = m.begin() + std::ptrdiff_t(0.9 * double(m.size() - 1));
-    std::nth_element(m.begin(), k, m.end());
-    return *k;
+// Steps to a target over seeds: the median counts a seed that never got there
+// as infinitely slow, so it is ">max" once half the seeds miss.
+struct Steps {
+  std::vector<double> all;  // NaN: not reached
+  int reached() const { return int(std::count_if(all.begin(), all.end(), [](double v) { return !std::isnan(v); })); }
+  double median() const {
+    std::vector<double> v;
+    for (double x : all) v.push_back(std::isnan(x) ? std::numeric_limits<double>::infinity() : x);
+    std::sort(v.begin(), v.end());
+    if (v.empty()) return std::nan("");
+    const std::size_t h = v.size() / 2;
+    return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+  }
+  std::string text() const {
+    const Spread s = Spread::of(all);
+    const double m = median();
+    if (s.empty()) return "none";
+    const std::string range = s.text(fmt_int);
+    if (s.missing == 0) return std::isinf(m) ? ">max" : fmt::format("{:.0f} ({})", m, range);
+    return fmt::format("{} ({}/{}: {})", std::isinf(m) ? ">max" : fmt::format("{:.0f}", m), reached(), all.size(),
+                       range);
+  }
+  json to_json() const {
+    json j = Spread::of(all).json();
+    const double m = median();
+    j["median_all"] = std::isinf(m) ? json(nullptr) : json(m);
+    j["reached"] = reached();
+    j["seeds"] = all.size();
+    j["text"] = text();
+    return j;
   }
 };
 
-std::vector<SignTally> single_neuron(const Options& options, const NeuronSetup& setup, std::string& bce_error) {
-  CsvWriter csv(options.out / "single_neuron.csv", {"loss", "activation", "x1", "x2", "g1g2"});
-  std::vector<SignTally> tallies;
-  const int n = int(std::lround(4.0 / setup.step));
-  for (std::string loss : {"bce", "mse"})
-    for (std::string act : {"relu", "sigmoid", "tanh", "shifted_tanh"}) {
-      SignTally t;
-      t.loss = loss;
-      t.activation = act;
-      for (int i = 0; i <= n; ++i)
-        for (int j = 0; j <= n; ++j) {
-          const double x1 = -2.0 + i * setup.step, x2 = -2.0 + j * setup.step;
-          Tensor64 x = Tensor64::from({{x1, x2}});                      // [1, 2]
-          Tensor64 w = Tensor64::from_data(std::array{setup.w1, setup.w2}, {2, 1}).requires_grad_();
-          Tensor64 b = Tensor64::full({1, 1}, setup.b).requires_grad_();
-          Tensor64 target = Tensor64::full({1, 1}, setup.target);
-          Tensor64 h = neuron_activation(act, matmul(x, w) + b);
-          double g1g2 = std::nan("");
-          try {
-            Tensor64 l = loss == "bce" ? binary_cross_entropy(h, target) : mse_loss(h, target);
-            l.backward();
-            auto g = w.grad_values();
-            g1g2 = g[0] * g[1];
-          } catch (const ValueError& e) {
-            if (bce_error.empty()) bce_error = e.what();
-          }
-          csv.row(loss, act, x1, x2, g1g2);
-          ++t.points;
-          const double product = x1 * x2;
-          if (!std::isnan(g1g2) && g1g2 != 0) t.magnitudes.push_back(std::abs(g1g2));
-          if (std::isnan(g1g2)) ++t.undefined;
-          else if (g1g2 == 0) ++t.zero;
-          else if ((g1g2 > 0) == (product > 0) && product != 0) ++t.agree;
-          else ++t.disagree;
-        }
-      tallies.push_back(t);
-    }
-  return tallies;
-}
-
-// --- shared: breast cancer, standardized --------------------------------------
-
-struct Data {
-  Dataset train, test;
-  Tensor train_targets;
-};
-
-Data load(const Options& options) {
-  Dataset all = load_csv(data_file(options, "breast_cancer.csv").string());
-  Generator split_gen(options.seed);
-  Split split = train_test_split(all, 0.2, split_gen);
-  Standardizer scaler;
-  split.train.features = scaler.fit_transform(split.train.features);
-  split.test.features = scaler.transform(split.test.features);
-  return {split.train, split.test, labels_to_tensor(split.train.labels)};
-}
-
-const std::vector<std::string> kFeeding{"sigmoid", "tanh", "relu", "centered_sigmoid"};
-const std::vector<Index> kWidths{30, 32, 16, 1};  // two hidden layers plus a head; "layer 2" is the 16-unit one
-
-// --- 2. sign agreement ---------------------------------------------------------
-
-// Whether a second-layer neuron's nonzero incoming weight gradients (a row of
-// dL/dW2, [16, 32]) all share a sign; rows with fewer than two nonzero
-// entries say nothing and are skipped.
-struct Agreement {
-  long same = 0, counted = 0;
-  double fraction() const { return counted ? double(same) / double(counted) : std::nan(""); }
-};
-
-void tally_rows(MatrixMap<float> g, Agreement& a) {
-  for (Index r = 0; r < g.rows(); ++r) {
-    auto row = g.row(r).array();
-    const long positive = (row > 0).count(), negative = (row < 0).count();
-    if (positive + negative < 2) continue;
-    ++a.counted;
-    if (positive == 0 || negative == 0) ++a.same;
-  }
-}
-
-double sign_agreement(const std::string& act, Index batch_size, int steps, double lr, const Data& data,
-                      std::uint64_t seed) {
-  Generator init_gen(seed + 1), batch_gen(seed + 2);
-  Mlp model(kWidths, act, Init::standard, 1.0, init_gen);
-  SGDT<float> sgd(model.parameters(), {.lr = lr});
-  BatchIterator batches(data.train, batch_size, batch_gen);
-  Batch batch;
-  Agreement a;
-  for (int step = 0; step < steps; ++step) {
-    if (!batches.next(batch)) batches.next(batch);
-    sgd.zero_grad();
-    binary_cross_entropy_with_logits(model.forward(batch.features), labels_to_tensor(batch.labels)).backward();
-    tally_rows(model.weight(1).grad_matrix(), a);
-    sgd.step();
-  }
-  return a.fraction();
-}
-
-// --- 3. does it cost speed? ----------------------------------------------------
-
-struct Conditioning {
-  double condition = 0, largest = 0, smallest = 0, mean_input = 0;
-};
-
-// Eigenvalues of E[h h^T], h the second layer's inputs (the first layer's
-// outputs) over the training split: for a linear unit it is the Hessian of the
-// squared error in the unit's weights, up to a factor (LeCun et al. 1998).
-Conditioning input_conditioning(Mlp& model, const Data& data) {
-  NoGradGuard no_grad;
-  std::vector<HiddenLayer> hidden;
-  model.forward(data.train.features, &hidden);
-  Eigen::MatrixXd h = hidden[0].post.matrix().cast<double>();
-  Eigen::MatrixXd second = h.transpose() * h / double(h.rows());
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(second, Eigen::EigenvaluesOnly);
-  Conditioning c;
-  c.largest = eig.eigenvalues().maxCoeff();
-  c.smallest = std::max(eig.eigenvalues().minCoeff(), 0.0);
-  c.condition = c.smallest > 0 ? c.largest / c.smallest : std::numeric_limits<double>::infinity();
-  c.mean_input = h.mean();
-  return c;
-}
-
-struct SpeedConfig {
-  std::vector<std::string> activations{"sigmoid", "centered_sigmoid", "tanh", "relu"};
-  std::vector<double> lrs{0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0};  // each activation is judged at its best
-  int seeds = 5;
-  int max_steps = 3000;
-  int eval_every = 1;
-  Index batch_size = 32;
-  double target_loss = 0.1;
-};
-
-struct SpeedRun {
-  int steps_to_target = -1;  // -1: not reached (or diverged)
-  Conditioning at_init, at_end;
-};
-
-// Trains until the training loss reaches the target (or, with `full`, for
-// max_steps, logging the loss curve and the conditioning along the way).
-SpeedRun speed_run(const std::string& act, double lr, std::uint64_t seed, const SpeedConfig& config,
-                   const Data& data, bool full, CsvWriter& losses, CsvWriter& conditioning) {
-  Generator init_gen(seed + 1), batch_gen(seed + 2);
-  Mlp model(kWidths, act, Init::standard, 1.0, init_gen);
-  SGDT<float> sgd(model.parameters(), {.lr = lr});
-  BatchIterator batches(data.train, config.batch_size, batch_gen);
-  SpeedRun run;
-  run.at_init = input_conditioning(model, data);
-  Batch batch;
-  for (int step = 0; step <= config.max_steps; ++step) {
-    if (step % config.eval_every == 0) {
-      double loss;
-      {
-        NoGradGuard no_grad;
-        loss = binary_cross_entropy_with_logits(model.forward(data.train.features), data.train_targets).item();
-      }
-      if (full && (step < 300 || step % 5 == 0)) losses.row(act, lr, seed, step, loss);
-      if (full && step % 100 == 0) {
-        Conditioning c = input_conditioning(model, data);
-        conditioning.row(act, lr, seed, step, c.condition, c.largest, c.smallest, c.mean_input);
-      }
-      if (run.steps_to_target < 0 && loss <= config.target_loss) run.steps_to_target = step;
-      if (!std::isfinite(loss) || (!full && run.steps_to_target >= 0)) break;
-    }
-    if (step == config.max_steps) break;
-    if (!batches.next(batch)) batches.next(batch);
-    sgd.zero_grad();
-    binary_cross_entropy_with_logits(model.forward(batch.features), labels_to_tensor(batch.labels)).backward();
-    sgd.step();
-  }
-  run.at_end = input_conditioning(model, data);
-  return run;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-std::string plot_script(const std::vector<SignTally>& tallies, std::uint64_t seed, double target_loss,
-                        const std::vector<double>& curve_lrs) {
-  std::vector<double> scales;
-  for (const SignTally& t : tallies) scales.push_back(t.scale());
-  return zero_centered_plot_script(scales, seed, target_loss, curve_lrs);
+// A number as a JSON key the page templates can address (no dot: 0.03 -> "0p03").
+std::string lr_key(double lr) {
+  std::string k = fmt::format("{}", lr);
+  std::replace(k.begin(), k.end(), '.', 'p');
+  return k;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Does \"not zero-centered\" matter (Q2)? One neuron's gradient signs, sign agreement in a real net, "
-               "and sigmoid vs centered sigmoid"};
+  CLI::App app{"Does \"not zero-centered\" matter (Q2)? One neuron's gradient signs, the zig-zag of a real net's "
+               "updates under SGD, momentum and Adam, and sigmoid vs centered sigmoid"};
   Options options;
   add_common_options(app, options, "zero_centered", 42);
   NeuronSetup neuron;
-  SpeedConfig speed;
-  // The learning rates whose loss curves and conditioning are logged in full:
-  // a moderate one, and a large one where the two sigmoids part ways.
-  std::vector<double> curve_lrs{0.3, 10.0};
-  int sign_steps = 400;
-  double sign_lr = 0.05;
-  app.add_option("--target-loss", speed.target_loss, "Part 3: the training loss to reach")->capture_default_str();
-  app.add_option("--curve-lrs", curve_lrs, "Part 3: the learning rates whose full loss curves are logged")
+  int seeds = 5, zig_steps = 400, max_steps = 3000, jobs = default_jobs();
+  std::vector<double> targets{0.3, 0.1, 0.03};
+  double main_target = 0.1;
+  std::vector<Index> batch_sizes{1, 8, 64};
+  std::map<std::string, double> zig_lr{{"sgd", 0.05}, {"momentum", 0.005}, {"adam", 0.001}};
+  std::map<std::string, std::vector<double>> lrs{{"sgd", {0.03, 0.1, 0.3, 1, 3, 10, 30}},
+                                                 {"momentum", {0.003, 0.01, 0.03, 0.1, 0.3, 1, 3}},
+                                                 {"adam", {1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1}}};
+  std::vector<double> curve_lrs{0.3, 10.0};  // SGD rates whose full loss curves and conditioning are logged
+  app.add_option("--seeds", seeds, "Seeds (split, init, batch order) per cell of parts 2 and 3")->capture_default_str();
+  app.add_option("--targets", targets, "Part 3: training losses to reach (descending)")->capture_default_str();
+  app.add_option("--target-loss", main_target, "Part 3: the target the verdict is about (one of --targets)")
       ->capture_default_str();
-  app.add_option("--speed-seeds", speed.seeds, "Part 3: seeds (inits and batch orders) per activation")
+  app.add_option("--zigzag-steps", zig_steps, "Part 2: optimizer steps per run")->capture_default_str();
+  app.add_option("--max-steps", max_steps, "Part 3: steps before a run counts as not reaching a target")
       ->capture_default_str();
-  app.add_option("--sign-steps", sign_steps, "Part 2: SGD steps per activation and batch size")->capture_default_str();
+  app.add_option("--jobs", jobs, "Runs trained at once (results do not depend on it)")->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
   if (options.quick) {
     neuron.step = 0.5;
-    if (!app.count("--sign-steps")) sign_steps = 60;
-    if (!app.count("--speed-seeds")) speed.seeds = 2;
-    speed.max_steps = 600;
-    speed.lrs = {0.1, 0.3, 1.0};
-    if (!app.count("--curve-lrs")) curve_lrs = {0.3, 1.0};
+    if (!app.count("--seeds")) seeds = 2;
+    if (!app.count("--zigzag-steps")) zig_steps = 60;
+    if (!app.count("--max-steps")) max_steps = 600;
+    batch_sizes = {1, 64};
+    lrs = {{"sgd", {0.3, 3}}, {"momentum", {0.03, 0.3}}, {"adam", {0.003, 0.03}}};
+    curve_lrs = {0.3, 3};
   }
+  std::sort(targets.begin(), targets.end(), std::greater<>());
+  const auto main_it = std::find(targets.begin(), targets.end(), main_target);
+  if (main_it == targets.end()) {
+    fmt::print(stderr, "zero_centered: --target-loss {} is not one of --targets {}\n", main_target, targets);
+    return 1;
+  }
+  const std::size_t main_k = std::size_t(main_it - targets.begin());
+  std::vector<std::uint64_t> seed_list;
+  for (int s = 0; s < seeds; ++s) seed_list.push_back(std::uint64_t(s == 0 ? 0 : 100 * s));  // offsets
+  for (auto& s : seed_list) s += options.seed;
 
   try {
     prepare_run(options);
     Checker check;
+    json summary;
+    summary["config"] = {{"seeds", seeds}, {"seed_list", fmt::format("{}", fmt::join(seed_list, ", "))},
+                         {"zigzag_steps", zig_steps}, {"max_steps", max_steps}, {"targets", targets},
+                         {"main_target", main_target}, {"zigzag_lr", zig_lr}, {"grid_step", neuron.step}};
 
     // 1.
     heading("1. One neuron: sign of dL/dw1 * dL/dw2 against sign of x1 * x2");
-    fmt::print("H = act(w.x + b), w = ({}, {}), b = {}, target {}; gradients from ember's backward (float64), grid "
-               "[-2, 2]^2 step {}\n",
-               neuron.w1, neuron.w2, neuron.b, neuron.target, neuron.step);
-    std::string bce_error;
-    std::vector<SignTally> tallies = single_neuron(options, neuron, bce_error);
-    Table t1({"loss", "activation", "points", "undefined", "g1g2 = 0", "same sign as x1x2", "opposite"});
-    int disagreements = 0, agreements = 0;
-    for (const auto& t : tallies) {
-      t1.add({t.loss, t.activation, std::to_string(t.points), std::to_string(t.undefined), std::to_string(t.zero),
-              std::to_string(t.agree), std::to_string(t.disagree)});
+    NeuronResult n1 = single_neuron(options, neuron);
+    MarkdownTable t1({"loss", "activation", "points", "undefined", "g1g2 = 0 (on the axes)", "same sign as x1x2",
+                      "opposite"});
+    int disagreements = 0, agreements = 0, zeros_off_axes_nonrelu = 0;
+    for (const auto& t : n1.tallies) {
+      t1.add({t.loss, t.activation, std::to_string(t.points), std::to_string(t.undefined),
+              fmt::format("{} ({})", t.zero, t.zero_on_axes), std::to_string(t.agree), std::to_string(t.disagree)});
       disagreements += t.disagree;
       agreements += t.agree;
+      if (t.activation != "relu") zeros_off_axes_nonrelu += t.zero - t.zero_on_axes;
     }
-    t1.print();
-    fmt::print("(shifted_tanh is (1+tanh)/2; g1g2 = 0 where relu is off or x1 or x2 is 0)\n");
-    fmt::print("BCE on a tanh output below 0 is undefined; ember says:\n  {}\n", bce_error.empty() ? "(no error!)" : bce_error);
-    fmt::print("=> sign(g1g2) = sign(x1 x2) at {} of {} points where it is defined and nonzero: dL/dw_i = delta * x_i, "
-               "whatever the activation and the loss.\n",
-               agreements, agreements + disagreements);
+    t1.write(options.out / "neuron.md");
+    fmt::print("{}", t1.text());
+    json& p1 = summary["neuron"];
+    p1["agree"] = agreements;
+    p1["disagree"] = disagreements;
+    p1["defined_nonzero"] = agreements + disagreements;
+    p1["axis_points"] = n1.axis_points;
+    p1["points"] = n1.tallies.front().points;
+    p1["mse_derivative_error"] = n1.mse_error;
+    p1["bce_derivative_error"] = n1.bce_error_value;
+    p1["bce_error"] = n1.bce_error;
+    p1["axes_sentence"] =
+        n1.axis_points > 0
+            ? fmt::format("The grid has {} points on the axes x1 = 0 or x2 = 0, and there g1g2 = 0 for every loss and "
+                          "activation wherever the loss is defined (one of the two gradients is δ·0); relu adds the "
+                          "points where it is off.",
+                          n1.axis_points)
+            : std::string("The grid has no point on the axes x1 = 0 or x2 = 0; g1g2 = 0 only where relu is off.");
 
     // 2.
-    Data data = load(options);
-    heading("2. A real net: do a second-layer neuron's incoming weight gradients share a sign?");
-    fmt::print("breast cancer, MLP 30 -> 32 (act) -> 16 (act) -> 1, standard init, BCE with logits, SGD lr {}, {} "
-               "steps per cell; a (neuron, step) counts when its >= 2 nonzero incoming gradients all share a sign\n",
-               sign_lr, sign_steps);
-    CsvWriter sign_csv(options.out / "sign_agreement.csv", {"feeding_activation", "batch_size", "same_sign_fraction"});
-    const std::vector<Index> batch_sizes{1, 8, 64};
-    std::map<std::pair<std::string, Index>, double> agreement;
-    Table t2({"feeding activation", "batch 1", "batch 8", "batch 64"});
-    for (const auto& act : kFeeding) {
-      std::vector<std::string> row{act};
-      for (Index bs : batch_sizes) {
-        double f = sign_agreement(act, bs, sign_steps, sign_lr, data, options.seed);
-        agreement[{act, bs}] = f;
-        sign_csv.row(act, bs, f);
-        row.push_back(percent(f));
-      }
-      t2.add(row);
+    heading("2. The zig-zag: do a second-layer neuron's weight updates all share a sign?");
+    std::vector<ZigzagSpec> zspecs;
+    for (const auto& opt : kOptimizers)
+      for (const auto& act : kActivations)
+        for (Index bs : batch_sizes)
+          for (auto seed : seed_list) zspecs.push_back({act, opt, zig_lr[opt], bs, zig_steps, seed});
+    Stopwatch watch;
+    std::vector<ZigzagResult> zres = parallel_map<ZigzagResult>(
+        zspecs.size(), jobs, [&](std::size_t i) { return zigzag_run(zspecs[i], options); });
+    fmt::print("{} runs in {:.1f} s\n", zres.size(), watch.seconds());
+    std::map<std::tuple<std::string, std::string, Index>, std::vector<const ZigzagResult*>> zby;
+    for (std::size_t i = 0; i < zres.size(); ++i)
+      zby[{zspecs[i].optimizer, zspecs[i].activation, zspecs[i].batch_size}].push_back(&zres[i]);
+    auto zspread = [&](const std::string& o, const std::string& a, Index b, double ZigzagResult::*m) {
+      std::vector<double> v;
+      for (const ZigzagResult* r : zby[{o, a, b}]) v.push_back(r->*m);
+      return Spread::of(v);
+    };
+    {
+      CsvWriter zcsv(options.out / "zigzag.csv", {"optimizer", "feeding_activation", "batch_size", "seed",
+                                                  "same_sign_gradient", "same_sign_update", "mean_cosine",
+                                                  "reversals"});
+      for (std::size_t i = 0; i < zres.size(); ++i)
+        zcsv.row(zspecs[i].optimizer, zspecs[i].activation, zspecs[i].batch_size, zspecs[i].seed,
+                 zres[i].same_sign_gradient, zres[i].same_sign_update, zres[i].mean_cosine, zres[i].reversals);
     }
-    t2.print();
-    sign_csv.close();
+    std::vector<std::string> h2{"optimizer", "fed by"};
+    for (Index b : batch_sizes) h2.push_back(fmt::format("same-sign updates, batch {}", b));
+    const Index b_lo = batch_sizes.front(), b_hi = batch_sizes.back();
+    for (std::string h : {fmt::format("cos(Δw_t, Δw_t−1), batch {}", b_lo), fmt::format("cos, batch {}", b_hi),
+                          fmt::format("reversals (cos < −0.5), batch {}", b_lo)})
+      h2.push_back(h);
+    MarkdownTable t2(h2);
+    json& p2 = summary["zigzag"];
+    for (const auto& o : kOptimizers)
+      for (const auto& a : kActivations) {
+        std::vector<std::string> row{opt_label(o), a};
+        for (Index b : batch_sizes) {
+          row.push_back(zspread(o, a, b, &ZigzagResult::same_sign_update).text(fmt_percent));
+          json& cell = p2[o][a][std::to_string(b)];
+          cell["same_sign_update"] = zspread(o, a, b, &ZigzagResult::same_sign_update).json();
+          cell["same_sign_gradient"] = zspread(o, a, b, &ZigzagResult::same_sign_gradient).json();
+          cell["mean_cosine"] = zspread(o, a, b, &ZigzagResult::mean_cosine).json();
+          cell["reversals"] = zspread(o, a, b, &ZigzagResult::reversals).json();
+          cell["same_sign_update_text"] = zspread(o, a, b, &ZigzagResult::same_sign_update).text(fmt_percent);
+          cell["same_sign_gradient_text"] = zspread(o, a, b, &ZigzagResult::same_sign_gradient).text(fmt_percent);
+          cell["mean_cosine_text"] = zspread(o, a, b, &ZigzagResult::mean_cosine).text(fmt_2);
+          cell["reversals_text"] = zspread(o, a, b, &ZigzagResult::reversals).text(fmt_percent);
+        }
+        row.push_back(zspread(o, a, b_lo, &ZigzagResult::mean_cosine).text(fmt_2));
+        row.push_back(zspread(o, a, b_hi, &ZigzagResult::mean_cosine).text(fmt_2));
+        row.push_back(zspread(o, a, b_lo, &ZigzagResult::reversals).text(fmt_percent));
+        t2.add(row);
+      }
+    t2.write(options.out / "zigzag.md");
+    fmt::print("{}", t2.text());
 
     // 3.
-    heading("3. Does it cost speed? sigmoid against centered sigmoid (same derivative, zero mean)");
-    fmt::print("same net, SGD, batch {}; steps until the training loss <= {} (evaluated every {} steps, at most {}), "
-               "median over {} seeds, at each learning rate; condition number of E[h h^T], h = the second layer's "
-               "inputs on the training split (at init, and after {} steps at lr {})\n",
-               speed.batch_size, speed.target_loss, speed.eval_every, speed.max_steps, speed.seeds, speed.max_steps,
-               curve_lrs.front());
-    CsvWriter loss_csv(options.out / "speed.csv", {"activation", "lr", "seed", "step", "train_loss"});
-    CsvWriter cond_csv(options.out / "conditioning.csv",
-                       {"activation", "lr", "seed", "step", "condition_number", "largest_eigenvalue", "smallest_eigenvalue",
-                        "mean_input"});
-    std::map<std::string, double> best_steps, best_lr, median_cond, median_cond_end;
-    std::map<std::string, double> largest_ok_lr;  // the largest lr at which the median run reaches the target
-    std::map<std::pair<std::string, double>, double> steps_at;
-    std::vector<std::string> header{"activation"};
-    for (double lr : speed.lrs) header.push_back(fmt::format("lr {}", lr));
-    for (std::string h : {"best", "cond at init", "cond at end", "mean input"}) header.push_back(h);
-    Table t3(header);
-    auto steps_text = [](double v) { return std::isinf(v) ? std::string(">max") : fixed(v, 0); };
-    for (const auto& act : speed.activations) {
-      std::vector<std::string> row{act};
-      best_steps[act] = std::numeric_limits<double>::infinity();
-      std::vector<double> cond_init, cond_end, mean_in;
-      for (double lr : speed.lrs) {
-        std::vector<double> steps;
-        for (int s = 0; s < speed.seeds; ++s) {
-          const bool full = std::find(curve_lrs.begin(), curve_lrs.end(), lr) != curve_lrs.end();
-          SpeedRun r = speed_run(act, lr, options.seed + 100 * std::uint64_t(s), speed, data, full, loss_csv, cond_csv);
-          steps.push_back(r.steps_to_target < 0 ? std::numeric_limits<double>::infinity() : r.steps_to_target);
-          if (lr == curve_lrs.front()) {
-            cond_init.push_back(r.at_init.condition);
-            cond_end.push_back(r.at_end.condition);
-            mean_in.push_back(r.at_init.mean_input);
+    heading("3. Does it cost speed? sigmoid against centered sigmoid");
+    std::vector<SpeedSpec> sspecs;
+    for (const auto& o : kOptimizers)
+      for (const auto& a : kActivations)
+        for (double lr : lrs[o])
+          for (auto seed : seed_list) {
+            const bool full = o == "sgd" && std::find(curve_lrs.begin(), curve_lrs.end(), lr) != curve_lrs.end();
+            sspecs.push_back({a, o, lr, seed, targets, max_steps, 32, full});
           }
-        }
-        const double m = median(steps);
-        row.push_back(steps_text(m));
-        if (!std::isinf(m)) largest_ok_lr[act] = std::max(largest_ok_lr[act], lr);
-        steps_at[{act, lr}] = m;
-        if (m < best_steps[act]) {
-          best_steps[act] = m;
-          best_lr[act] = lr;
-        }
+    watch = Stopwatch();
+    std::vector<SpeedResult> sres = parallel_map<SpeedResult>(
+        sspecs.size(), jobs, [&](std::size_t i) { return speed_run(sspecs[i], options); });
+    fmt::print("{} runs in {:.1f} s\n", sres.size(), watch.seconds());
+    {
+      CsvWriter loss_csv(options.out / "speed.csv", {"activation", "lr", "seed", "step", "train_loss"});
+      CsvWriter cond_csv(options.out / "conditioning.csv",
+                         {"activation", "lr", "seed", "step", "condition_number", "largest_eigenvalue",
+                          "smallest_eigenvalue", "mean_input"});
+      std::vector<std::string> header{"optimizer", "activation", "lr", "seed", "diverged"};
+      for (double t : targets) header.push_back(fmt::format("steps_to_{}", t));
+      CsvWriter steps_csv(options.out / "steps.csv", header);
+      for (std::size_t i = 0; i < sres.size(); ++i) {
+        for (const auto& l : sres[i].loss_rows) loss_csv.write_line(l);
+        for (const auto& l : sres[i].conditioning_rows) cond_csv.write_line(l);
+        std::string line = CsvWriter::line(sspecs[i].optimizer, sspecs[i].activation, sspecs[i].lr, sspecs[i].seed,
+                                           int(sres[i].diverged));
+        for (int s : sres[i].steps_to) line += "," + (s < 0 ? std::string() : std::to_string(s));
+        steps_csv.write_line(line);
       }
-      median_cond[act] = median(cond_init);
-      median_cond_end[act] = median(cond_end);
-      row.push_back(std::isinf(best_steps[act]) ? ">max" : fmt::format("{} (lr {})", steps_text(best_steps[act]), best_lr[act]));
-      row.push_back(sci(median_cond[act]));
-      row.push_back(sci(median_cond_end[act]));
-      row.push_back(fixed(median(mean_in), 3));
-      t3.add(row);
     }
-    t3.print();
-    loss_csv.close();
-    cond_csv.close();
-    fmt::print("(steps: median over seeds, >max = not reached or diverged; cond and mean input: medians over seeds; "
-               "mean input = the average of the second layer's inputs at init)\n");
+    // steps[(opt, act, lr)][target k]
+    std::map<std::tuple<std::string, std::string, double>, std::vector<Steps>> steps;
+    std::map<std::tuple<std::string, std::string, double>, int> diverged;
+    std::map<std::string, std::vector<Conditioning>> cond_init, cond_end;
+    for (std::size_t i = 0; i < sres.size(); ++i) {
+      auto& v = steps[{sspecs[i].optimizer, sspecs[i].activation, sspecs[i].lr}];
+      v.resize(targets.size());
+      for (std::size_t k = 0; k < targets.size(); ++k)
+        v[k].all.push_back(sres[i].steps_to[k] < 0 ? std::nan("") : double(sres[i].steps_to[k]));
+      diverged[{sspecs[i].optimizer, sspecs[i].activation, sspecs[i].lr}] += sres[i].diverged;
+      if (sspecs[i].optimizer == "sgd" && sspecs[i].lr == curve_lrs.front()) {
+        cond_init[sspecs[i].activation].push_back(sres[i].at_init);
+        cond_end[sspecs[i].activation].push_back(sres[i].at_end);
+      }
+    }
+    json& p3 = summary["speed"];
+    // The best rate of (optimizer, activation) for target k: the smallest median; ties go to the smaller rate.
+    auto best = [&](const std::string& o, const std::string& a, std::size_t k) {
+      double best_lr = std::nan(""), best_m = std::numeric_limits<double>::infinity();
+      for (double lr : lrs[o]) {
+        const double m = steps[{o, a, lr}][k].median();
+        if (m < best_m) best_m = m, best_lr = lr;
+      }
+      return std::pair{best_lr, best_m};
+    };
+    for (const auto& o : kOptimizers) {
+      std::vector<std::string> header{"activation"};
+      for (double lr : lrs[o]) header.push_back(fmt::format("lr {}", lr));
+      header.push_back("best");
+      MarkdownTable t(header);
+      for (const auto& a : kActivations) {
+        std::vector<std::string> row{a};
+        for (double lr : lrs[o]) {
+          const Steps& s = steps[{o, a, lr}][main_k];
+          const int d = diverged[{o, a, lr}];
+          row.push_back(s.text() + (d ? fmt::format(", {} diverged", d) : ""));
+          json& cell = p3[o][a]["lr"][lr_key(lr)];
+          for (std::size_t k = 0; k < targets.size(); ++k) cell[lr_key(targets[k])] = steps[{o, a, lr}][k].to_json();
+          cell["diverged"] = d;
+        }
+        for (std::size_t k = 0; k < targets.size(); ++k) {
+          auto [blr, bm] = best(o, a, k);
+          json& b = p3[o][a]["best"][lr_key(targets[k])];
+          b["lr"] = blr;
+          b["median"] = std::isinf(bm) ? json(nullptr) : json(bm);
+          b["text"] = std::isinf(bm) ? std::string(">max") : fmt::format("{:.0f} (lr {})", bm, blr);
+        }
+        auto [blr, bm] = best(o, a, main_k);
+        row.push_back(std::isinf(bm) ? ">max" : fmt::format("{:.0f} (lr {})", bm, blr));
+        t.add(row);
+      }
+      t.write(options.out / fmt::format("speed_{}.md", o));
+      fmt::print("{}:\n{}", opt_label(o), t.text());
+    }
+    // The target-loss dependence at each activation's best rate.
+    MarkdownTable tt({"optimizer", "target loss", "sigmoid", "centered_sigmoid", "sigmoid / centered", "tanh", "relu"});
+    for (const auto& o : kOptimizers)
+      for (std::size_t k = 0; k < targets.size(); ++k) {
+        auto text = [&](const std::string& a) {
+          auto [blr, bm] = best(o, a, k);
+          return std::isinf(bm) ? std::string(">max") : fmt::format("{:.0f} (lr {})", bm, blr);
+        };
+        const double s = best(o, "sigmoid", k).second, c = best(o, "centered_sigmoid", k).second;
+        const double ratio = s / c;
+        p3[o]["ratio"][lr_key(targets[k])] = std::isfinite(ratio) ? json(ratio) : json(nullptr);
+        tt.add({opt_label(o), fmt::format("{}", targets[k]), text("sigmoid"), text("centered_sigmoid"),
+                std::isfinite(ratio) ? fmt::format("{:.1f}×", ratio) : "-", text("tanh"), text("relu")});
+      }
+    tt.write(options.out / "targets.md");
+    fmt::print("{}", tt.text());
+    MarkdownTable tc({"activation", "cond E[hhᵀ] at init", fmt::format("after training (lr {})", curve_lrs.front()),
+                      "largest eigenvalue at init", "mean input at init"});
+    for (const auto& a : kActivations) {
+      auto sp = [&](const std::vector<Conditioning>& v, double Conditioning::*m) {
+        std::vector<double> x;
+        for (const auto& c : v) x.push_back(c.*m);
+        return Spread::of(x);
+      };
+      const Spread ci = sp(cond_init[a], &Conditioning::condition), ce = sp(cond_end[a], &Conditioning::condition);
+      const Spread li = sp(cond_init[a], &Conditioning::largest), mi = sp(cond_init[a], &Conditioning::mean_input);
+      tc.add({a, ci.text(fmt_sci), ce.text(fmt_sci), li.text(fmt_2), mi.text(fmt_2)});
+      summary["conditioning"][a] = {{"init", ci.json()}, {"end", ce.json()}, {"largest", li.json()},
+                                    {"mean_input", mi.json()}};
+    }
+    tc.write(options.out / "conditioning.md");
+    {
+      auto text = [&](const std::string& a, const char* key) {
+        const json& j = summary["conditioning"][a][key];
+        return j["min"].is_null() ? std::string("-")
+                                  : Spread{j["min"].get<double>(), j["median"].get<double>(), j["max"].get<double>(), 1, 0}
+                                        .text(std::string(key) == "largest" || std::string(key) == "mean_input"
+                                                  ? fmt_2
+                                                  : fmt_sci);
+      };
+      summary["verdicts"]["conditioning"] = fmt::format(
+          "The sigmoid layer's outputs have mean {} at init, so E[hhᵀ] of the second layer's inputs has a largest "
+          "eigenvalue of {} (along the mean direction) against {} for the centered sigmoid, and a condition number "
+          "of {} against {}.",
+          text("sigmoid", "mean_input"), text("sigmoid", "largest"), text("centered_sigmoid", "largest"),
+          text("sigmoid", "init"), text("centered_sigmoid", "init"));
+    }
+    fmt::print("{}", tc.text());
 
-    heading("Verdict");
-    const double sig1 = agreement[{"sigmoid", 1}], tanh1 = agreement[{"tanh", 1}];
-    const double sig64 = agreement[{"sigmoid", 64}];
-    fmt::print("Q2: the reader's algebra holds: for one neuron sign(dL/dw1 dL/dw2) = sign(x1 x2) with every loss "
-               "and activation, so the sign-locking is a property of a neuron's INPUTS. A sigmoid (or relu) layer "
-               "makes the next layer's inputs all positive: at batch 1, {} of sigmoid-fed and {} of relu-fed "
-               "neurons' gradients share one sign, against {} tanh-fed and {} centered-sigmoid-fed; batching "
-               "dilutes it (sigmoid-fed at batch 64: {}).\n",
-               percent(sig1), percent(agreement[{"relu", 1}]), percent(tanh1),
-               percent(agreement[{"centered_sigmoid", 1}]), percent(sig64));
-    const double s_sig = best_steps["sigmoid"], s_cen = best_steps["centered_sigmoid"];
-    std::string speed_verdict =
-        std::isinf(s_sig) && !std::isinf(s_cen) ? "Zero-centering decides whether the target is reached at all."
-        : s_cen < 0.8 * s_sig                    ? fmt::format("Zero-centering buys {:.1f}x fewer steps.", s_sig / s_cen)
-        : s_cen <= 1.25 * s_sig                  ? "Zero-centering alone buys little speed here."
-                                                 : "Here the sigmoid is faster.";
-    const double ok_sig = largest_ok_lr["sigmoid"], ok_cen = largest_ok_lr["centered_sigmoid"];
-    const double low = speed.lrs.front();
-    const double low_ratio = steps_at[{"sigmoid", low}] / steps_at[{"centered_sigmoid", low}];
-    fmt::print("    Cost: at lr {} sigmoid needs {:.2f}x the steps of centered sigmoid; at its best rate centered sigmoid reaches loss {} in {} steps (lr {}), sigmoid in {} (lr {}); tanh, "
-               "whose derivative is 4x larger, in {}. The second layer's input second-moment matrix is {:.0f}x worse "
-               "conditioned with sigmoid at init ({} vs {}): the mean input adds one large eigenvalue{}. {}\n",
-               low, low_ratio, speed.target_loss, steps_text(s_cen), best_lr["centered_sigmoid"], steps_text(s_sig),
-               best_lr["sigmoid"], steps_text(best_steps["tanh"]), median_cond["sigmoid"] / median_cond["centered_sigmoid"],
-               sci(median_cond["sigmoid"]), sci(median_cond["centered_sigmoid"]),
-               ok_sig < ok_cen ? fmt::format(", and sigmoid stops reaching the target above lr {} while centered sigmoid "
-                                             "still does at lr {}",
-                                             ok_sig, ok_cen)
-                               : "",
-               speed_verdict);
+    // Verdicts, from the numbers.
+    json& v = summary["verdicts"];
+    v["mse"] = fmt::format(
+        "For MSE, L = (Y − H)², so dL/dH = −2(Y − H) and dL/dw_i = −2(Y − H)·act′(y)·x_i; ember's backward matches "
+        "this to {} (relative) at every grid point, and BCE's −Y/H + (1 − Y)/(1 − H) to {} (where H(1 − H) "
+        "is above the 1e-12 that ember, like PyTorch, clamps it to).",
+        sci(n1.mse_error), sci(n1.bce_error_value));
+    auto z = [&](const std::string& o, const std::string& a, Index b, double ZigzagResult::*m, auto f) {
+      return zspread(o, a, b, m).text(f);
+    };
+    v["zigzag"] = fmt::format(
+        "At batch {b}, {s} of the sigmoid-fed neurons' SGD updates move all their weights the same way, against {t} "
+        "tanh-fed and {c} centered-sigmoid-fed; consecutive updates of a sigmoid-fed neuron have a mean cosine of {sc} "
+        "({sr} of them reverse, cos < −0.5), a tanh-fed neuron's {tc}. With momentum the sigmoid-fed updates are "
+        "sign-locked {m} of the time, with Adam {a} (its per-weight scaling breaks the common sign); at batch {bh} "
+        "plain SGD gives {sh}.",
+        fmt::arg("b", b_lo), fmt::arg("s", z("sgd", "sigmoid", b_lo, &ZigzagResult::same_sign_update, fmt_percent)),
+        fmt::arg("t", z("sgd", "tanh", b_lo, &ZigzagResult::same_sign_update, fmt_percent)),
+        fmt::arg("c", z("sgd", "centered_sigmoid", b_lo, &ZigzagResult::same_sign_update, fmt_percent)),
+        fmt::arg("sc", z("sgd", "sigmoid", b_lo, &ZigzagResult::mean_cosine, fmt_2)),
+        fmt::arg("sr", z("sgd", "sigmoid", b_lo, &ZigzagResult::reversals, fmt_percent)),
+        fmt::arg("tc", z("sgd", "tanh", b_lo, &ZigzagResult::mean_cosine, fmt_2)),
+        fmt::arg("m", z("momentum", "sigmoid", b_lo, &ZigzagResult::same_sign_update, fmt_percent)),
+        fmt::arg("a", z("adam", "sigmoid", b_lo, &ZigzagResult::same_sign_update, fmt_percent)),
+        fmt::arg("bh", b_hi), fmt::arg("sh", z("sgd", "sigmoid", b_hi, &ZigzagResult::same_sign_update, fmt_percent)));
+    std::vector<std::string> by_opt;
+    for (const auto& o : kOptimizers) {
+      const double r = best(o, "sigmoid", main_k).second / best(o, "centered_sigmoid", main_k).second;
+      by_opt.push_back(std::isfinite(r) ? fmt::format("{} {:.1f}×", opt_label(o), r)
+                                        : fmt::format("{}: not comparable (a target missed)", opt_label(o)));
+    }
+    v["speed"] = fmt::format(
+        "At each activation's best rate, sigmoid needs this many times the steps of centered sigmoid to reach loss "
+        "{}: {}.",
+        main_target, fmt::join(by_opt, ", "));
+    {
+      const double top = lrs["sgd"].back();
+      const Steps& s = steps[{"sgd", "sigmoid", top}][main_k];
+      const Steps& c = steps[{"sgd", "centered_sigmoid", top}][main_k];
+      v["top_lr"] = fmt::format(
+          "At SGD's largest rate, lr {}, sigmoid reaches loss {} on {} of {} seeds ({} steps) and centered sigmoid "
+          "on {} of {} ({} steps).",
+          top, main_target, s.reached(), s.all.size(), Spread::of(s.all).text(fmt_int), c.reached(), c.all.size(),
+          Spread::of(c.all).text(fmt_int));
+    }
+    {
+      std::vector<std::string> parts;
+      for (std::size_t k = 0; k < targets.size(); ++k) {
+        const double r = best("sgd", "sigmoid", k).second / best("sgd", "centered_sigmoid", k).second;
+        parts.push_back(std::isfinite(r) ? fmt::format("{:.1f}× at loss {}", r, targets[k])
+                                         : fmt::format("not comparable at loss {}", targets[k]));
+      }
+      v["targets"] = fmt::format("Under SGD the sigmoid/centered ratio of best-rate steps is {}.", fmt::join(parts, ", "));
+    }
+    summary["neuron_sentence"] = fmt::format(
+        "sign(g1g2) = sign(x1x2) at {} of {} points where g1g2 is defined and nonzero.", agreements,
+        agreements + disagreements);
+    for (const auto& [k, text] : v.items()) fmt::print("{}: {}\n", k, text.get<std::string>());
+    write_summary(options.out / "summary.json", summary);
 
-    render_plots(options, "zero_centered", plot_script(tallies, options.seed, speed.target_loss, curve_lrs));
+    std::vector<double> scales;
+    for (const SignTally& t : n1.tallies) scales.push_back(t.scale());
+    render_plots(options, "zero_centered",
+                 zero_centered_plot_script(scales, options.seed, main_target, curve_lrs, std::vector<std::int64_t>(batch_sizes.begin(), batch_sizes.end())));
 
     if (options.check) {
       heading("Checks");
       check.expect_csv_header(options.out / "single_neuron.csv", "loss,activation,x1,x2,g1g2");
-      check.expect_csv_header(options.out / "sign_agreement.csv", "feeding_activation,batch_size,same_sign_fraction");
+      check.expect_csv_header(options.out / "zigzag.csv",
+                              "optimizer,feeding_activation,batch_size,seed,same_sign_gradient,same_sign_update,"
+                              "mean_cosine,reversals");
       check.expect(disagreements == 0 && agreements > 0,
                    fmt::format("sign(g1g2) = sign(x1 x2) at all {} defined nonzero points", agreements + disagreements));
-      check.expect(bce_error.find("outside [0, 1]") != std::string::npos,
+      check.expect(n1.mse_error < 1e-12 && n1.bce_error_value < 1e-12,
+                   fmt::format("ember's gradient = delta x_i with dL/dH = -2(Y - H) (MSE: {}) and BCE's ({})",
+                               sci(n1.mse_error), sci(n1.bce_error_value)));
+      check.expect(n1.axis_points > 0 && zeros_off_axes_nonrelu == 0,
+                   fmt::format("g1g2 = 0 on the {} axis points and nowhere else for sigmoid/tanh", n1.axis_points));
+      check.expect(n1.bce_error.find("outside [0, 1]") != std::string::npos,
                    "BCE on a negative tanh output raises a ValueError naming [0, 1]");
-      check.expect(sig1 >= 0.9, fmt::format("sigmoid-fed same-sign fraction at batch 1 is {} >= 90%", percent(sig1)));
-      check.expect(tanh1 <= 0.1, fmt::format("tanh-fed same-sign fraction at batch 1 is {} <= 10%", percent(tanh1)));
-      check.expect(sig64 < sig1, fmt::format("batching dilutes it: sigmoid-fed at batch 64 {} < batch 1 {}",
-                                             percent(sig64), percent(sig1)));
+      const Spread sig1 = zspread("sgd", "sigmoid", b_lo, &ZigzagResult::same_sign_update);
+      const Spread tanh1 = zspread("sgd", "tanh", b_lo, &ZigzagResult::same_sign_update);
+      const Spread sig_hi = zspread("sgd", "sigmoid", b_hi, &ZigzagResult::same_sign_update);
+      const Spread adam1 = zspread("adam", "sigmoid", b_lo, &ZigzagResult::same_sign_update);
+      check.expect(sig1.min >= 0.9, fmt::format("SGD batch 1: sigmoid-fed same-sign updates {} >= 90%", sig1.text(fmt_percent)));
+      check.expect(tanh1.max <= 0.1, fmt::format("SGD batch 1: tanh-fed same-sign updates {} <= 10%", tanh1.text(fmt_percent)));
+      check.expect(sig_hi.max < sig1.min, fmt::format("batching dilutes it: batch {} {} < batch 1 {}", b_hi,
+                                                      sig_hi.text(fmt_percent), sig1.text(fmt_percent)));
+      check.expect(adam1.max < sig1.min, fmt::format("Adam breaks the sign lock: {} < SGD's {}", adam1.text(fmt_percent),
+                                                     sig1.text(fmt_percent)));
       return check.exit_code();
     }
   } catch (const std::exception& e) {

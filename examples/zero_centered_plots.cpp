@@ -10,9 +10,10 @@
 namespace ember::examples {
 
 std::string zero_centered_plot_script(const std::vector<double>& panel_scales, std::uint64_t seed, double target_loss,
-                                      const std::vector<double>& curve_lrs) {
+                                      const std::vector<double>& curve_lrs, const std::vector<std::int64_t>& batch_sizes) {
   std::string s = gnuplot_preamble(1300, 650);
-  s += fmt::format("seed = {}\ntarget = {}\nlrs = \"{}\"\n", seed, target_loss, fmt::join(curve_lrs, " "));
+  s += fmt::format("seed = {}\ntarget = {}\nlrs = \"{}\"\nbatches = \"{}\"\n", seed, target_loss,
+                   fmt::join(curve_lrs, " "), fmt::join(batch_sizes, " "));
   // Each panel's colour: sign(g1g2) * sqrt(|g1g2| / scale), clipped to [-1, 1].
   s += "array panel_scale[8]\n";
   for (std::size_t i = 0; i < panel_scales.size() && i < 8; ++i)
@@ -53,24 +54,67 @@ set xrange [*:*]
 set yrange [*:*]
 set grid
 
-set terminal pngcairo size 800,550 noenhanced font 'Sans,11'
 colors = "#d62728 #1f77b4 #2ca02c #9467bd"
-feeding = "sigmoid tanh relu centered_sigmoid"
-set output 'sign_agreement.png'
-set title "Second-layer neurons whose incoming weight gradients all share a sign"
-set xlabel 'batch size'
-set ylabel 'fraction of (neuron, step)'
+feeding = "sigmoid centered_sigmoid tanh relu"
+opts = "sgd momentum adam"
+# centered_sigmoid and tanh often sit on the same value: a wide line under a dashed one
+alw(a) = a == 2 ? 5 : 2
+adt(a) = a == 3 ? 2 : 1
+otitles = "SGD SGD+momentum_0.9 Adam"
+set terminal pngcairo size 1300,800 noenhanced font 'Sans,10'
+set output 'zigzag.png'
+set multiplot layout 2,3 title "Second-layer neurons (16, fed by the first layer's activation): points = seeds, line = their mean"
 set logscale x 2
+set xrange [0.7:word(batches, words(batches)) * 1.5]
+set xlabel 'batch size'
 set xtics (1, 8, 64)
-set xrange [0.8:80]
-set yrange [-0.02:1.05]
-set key outside right top
-plot for [a=1:4] 'sign_agreement.csv' using (strcol(1) eq word(feeding,a) ? $2 : NaN):3 \
-  with linespoints lw 2 pt 7 lc rgb word(colors,a) title 'fed by '.word(feeding,a)
+do for [o=1:3] {
+  set title word(otitles,o).': updates with one sign for all weights'
+  set ylabel 'fraction of (neuron, step)'
+  set yrange [-0.03:1.05]
+  if (o == 1) { set key inside top right box opaque } else { set key off }
+  plot for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 * (1 + 0.06*(a-2.5)) : NaN):6 \
+      with points pt 7 ps 0.6 lc rgb word(colors,a) notitle, \
+    for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):6 \
+      smooth unique with lines lw alw(a) dt adt(a) lc rgb word(colors,a) title 'fed by '.word(feeding,a)
+}
+do for [o=1:3] {
+  set title word(otitles,o).': cosine of consecutive updates'
+  set ylabel 'mean cos(dw_t, dw_t-1)'
+  set yrange [-1.05:1.05]
+  set key off
+  plot 0 with lines lc rgb '#999999' dt 3 notitle, \
+    for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 * (1 + 0.06*(a-2.5)) : NaN):7 \
+      with points pt 7 ps 0.6 lc rgb word(colors,a) notitle, \
+    for [a=1:4] 'zigzag.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):7 \
+      smooth unique with lines lw alw(a) dt adt(a) lc rgb word(colors,a) notitle
+}
+unset multiplot
 unset logscale x
-set xtics auto
 set xrange [*:*]
 set yrange [*:*]
+
+set terminal pngcairo size 1300,480 noenhanced font 'Sans,10'
+set output 'speed_vs_lr.png'
+set multiplot layout 1,3 title sprintf("Steps until the training loss reaches %g: points = seeds (missing: not reached), line = mean of the seeds that reach it", target)
+set logscale xy
+set format y '%g'
+set xlabel 'learning rate'
+set ylabel 'steps to the target (log scale)'
+set format x '%g'
+set xtics 10
+do for [o=1:3] {
+  set title word(otitles,o)
+  if (o == 2) { set key inside top right box opaque } else { set key off }
+  plot for [a=1:4] 'steps.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 * (1 + 0.05*(a-2.5)) : NaN):(column(sprintf('steps_to_%g', target))) \
+      with points pt 7 ps 0.6 lc rgb word(colors,a) notitle, \
+    for [a=4:1:-1] 'steps.csv' using (strcol(1) eq word(opts,o) && strcol(2) eq word(feeding,a) ? $3 : NaN):(column(sprintf('steps_to_%g', target))) \
+      smooth unique with linespoints lw alw(a) dt adt(a) pt 4 lc rgb word(colors,a) title word(feeding,a)
+}
+unset multiplot
+unset logscale xy
+set format y '%g'
+set xtics auto
 
 speed_acts = "sigmoid centered_sigmoid tanh relu"
 set xtics auto
@@ -88,8 +132,8 @@ do for [k=1:words(lrs)] {
   set title sprintf("lr %g", lr)
   if (lr >= 3) { set xrange [0:300]; set yrange [0.01:10] } else { set xrange [*:*]; set yrange [*:*] }
   plot target with lines dt 2 lc rgb '#777777' notitle, \
-    for [a=1:4] 'speed.csv' using (strcol(1) eq word(speed_acts,a) && abs($2 - lr) < 1e-9 && $3 == seed ? $4 : NaN):5 \
-    with lines lw 2 lc rgb word(colors,a) title word(speed_acts,a)
+    for [a=4:1:-1] 'speed.csv' using (strcol(1) eq word(speed_acts,a) && abs($2 - lr) < 1e-9 && $3 == seed ? $4 : NaN):5 \
+    with lines lw (a == 2 ? 4 : 1.5) lc rgb word(colors,a) title word(speed_acts,a)
 }
 unset multiplot
 set xrange [*:*]
