@@ -139,48 +139,103 @@ RunRecord train(const std::string& act, double lr, std::uint64_t seed, const Dat
 }
 
 // Q3's training-time side: CPU ms per training step for each activation at
-// the shared rate, first seed, serially on this thread (nothing else of
-// this process runs meanwhile). Median of `reps` blocks of `steps` steps.
+// the shared rate, first seed, serially on this thread; and, apart, the
+// activation's own forward+backward on the step's hidden shapes ([batch,
+// width] per hidden layer), to show its share of the step. Blocks of
+// `steps` steps are interleaved across the activations (round after round),
+// so a slow spell of a busy machine hits every activation alike; medians
+// and min-max over the rounds.
 int time_steps(const Options& options, const Config& config, const Data& data) {
-  const int warmup = options.quick ? 20 : 100, steps = options.quick ? 50 : 300, reps = options.quick ? 3 : 7;
+  const int warmup = options.quick ? 20 : 100, steps = options.quick ? 50 : 200, rounds = options.quick ? 3 : 15;
+  struct Timed {
+    Timed(const std::string& name, const Data& data, const Config& config, std::uint64_t seed)
+        : act(name), init_gen(seed + 1), batch_gen(seed + 2), model(make_model(name, data, config, init_gen)),
+          sgd(model.parameters(), {.lr = config.shared_lr, .momentum = config.momentum}),
+          batches(data.train, config.batch_size, batch_gen), fn(activation<float>(name)) {}
+    std::string act;
+    Generator init_gen, batch_gen;  // the iterator keeps a reference to its generator
+    Mlp model;
+    SGDT<float> sgd;
+    BatchIterator batches;
+    ActivationFn<float> fn;
+    std::vector<Tensor> inputs, upstream;  // the activation alone, on the hidden shapes
+    std::vector<double> step_ms, act_us;
+  };
+  std::vector<std::unique_ptr<Timed>> all;
+  Generator input_gen(options.seed + 3);
+  for (const auto& act : config.activations) {
+    auto t = std::make_unique<Timed>(act, data, config, options.seed);
+    for (Index w : config.hidden) {
+      t->inputs.push_back(Tensor::randn({config.batch_size, w}, input_gen).requires_grad_());
+      t->upstream.push_back(Tensor::ones({config.batch_size, w}));
+    }
+    all.push_back(std::move(t));
+  }
+  Batch batch;
+  auto step = [&](Timed& t) {
+    if (!t.batches.next(batch)) t.batches.next(batch);
+    t.sgd.zero_grad();
+    cross_entropy(t.model.forward(batch.features), batch.labels).backward();
+    t.sgd.step();
+  };
+  auto act_alone = [](Timed& t) {
+    for (std::size_t l = 0; l < t.inputs.size(); ++l) t.fn(t.inputs[l]).backward(t.upstream[l]);
+  };
+  for (auto& t : all)
+    for (int i = 0; i < warmup; ++i) step(*t), act_alone(*t);
+  for (int r = 0; r < rounds; ++r)
+    for (auto& t : all) {
+      CpuStopwatch watch;
+      for (int i = 0; i < steps; ++i) step(*t);
+      t->step_ms.push_back(1e3 * watch.seconds() / steps);
+      CpuStopwatch act_watch;
+      for (int i = 0; i < steps; ++i) act_alone(*t);
+      t->act_us.push_back(1e6 * act_watch.seconds() / steps);
+    }
+  auto med = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  double relu_ms = NAN, relu_us = NAN;
+  for (auto& t : all)
+    if (t->act == "relu") relu_ms = med(t->step_ms), relu_us = med(t->act_us);
   nlohmann::ordered_json out;
   out["steps_per_block"] = steps;
-  out["blocks"] = reps;
+  out["rounds"] = rounds;
   out["lr"] = config.shared_lr;
   out["batch"] = config.batch_size;
-  std::string table = "| activation | CPU ms per training step (median) | min–max over blocks | vs relu |\n|---|---|---|---|\n";
-  std::vector<std::pair<std::string, std::vector<double>>> per;
-  for (const auto& act : config.activations) {
-    Generator init_gen(options.seed + 1), batch_gen(options.seed + 2);
-    Mlp model = make_model(act, data, config, init_gen);
-    SGDT<float> sgd(model.parameters(), {.lr = config.shared_lr, .momentum = config.momentum});
-    BatchIterator batches(data.train, config.batch_size, batch_gen);
-    Batch batch;
-    auto step = [&] {
-      if (!batches.next(batch)) batches.next(batch);
-      sgd.zero_grad();
-      cross_entropy(model.forward(batch.features), batch.labels).backward();
-      sgd.step();
-    };
-    for (int i = 0; i < warmup; ++i) step();
-    std::vector<double> blocks;
-    for (int b = 0; b < reps; ++b) {
-      CpuStopwatch watch;
-      for (int i = 0; i < steps; ++i) step();
-      blocks.push_back(1e3 * watch.seconds() / steps);
-    }
-    std::sort(blocks.begin(), blocks.end());
-    per.emplace_back(act, blocks);
+  out["note"] = "CPU time of this thread; varies from run to run: not part of any page's staleness check";
+  std::string table = "| activation | CPU ms per training step | min–max over rounds | × relu | the activation alone, "
+                      "forward+backward, µs per step | × relu | share of the step |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  heading("Q3: CPU time of one training step (forward, backward, SGD step), and of the activation alone in it");
+  for (auto& t : all) {
+    const double ms = med(t->step_ms), us = med(t->act_us);
+    const auto [lo, hi] = std::minmax_element(t->step_ms.begin(), t->step_ms.end());
+    out["activations"][t->act] = {{"ms_per_step", ms}, {"min", *lo}, {"max", *hi}, {"vs_relu", ms / relu_ms},
+                                  {"activation_us", us}, {"activation_vs_relu", us / relu_us},
+                                  {"activation_share", us / (1e3 * ms)}};
+    table += fmt::format("| {} | {:.4f} | {:.4f}–{:.4f} | {:.2f}× | {:.2f} | {:.2f}× | {:.0f}% |\n", t->act, ms, *lo, *hi,
+                         ms / relu_ms, us, us / relu_us, 100 * us / (1e3 * ms));
+    fmt::print("  {:<10} step {:.4f} ms ({:.4f}-{:.4f}), {:.2f}x relu; activation alone {:.2f} us ({:.0f}% of the step)\n",
+               t->act, ms, *lo, *hi, ms / relu_ms, us, 100 * us / (1e3 * ms));
   }
-  double relu_ms = NAN;
-  for (const auto& [act, b] : per)
-    if (act == "relu") relu_ms = b[b.size() / 2];
-  heading("Q3: CPU time of one training step (forward, backward, SGD step)");
-  for (const auto& [act, b] : per) {
-    const double med = b[b.size() / 2];
-    out["activations"][act] = {{"ms_per_step", med}, {"min", b.front()}, {"max", b.back()}, {"vs_relu", med / relu_ms}};
-    table += fmt::format("| {} | {:.4f} | {:.4f}–{:.4f} | {:.2f}× |\n", act, med, b.front(), b.back(), med / relu_ms);
-    fmt::print("  {:<10} {:.4f} ms  ({:.4f}-{:.4f})  {:.2f}x relu\n", act, med, b.front(), b.back(), med / relu_ms);
+  {
+    // The verdict, from these numbers: the step ratios of sigmoid and tanh,
+    // and the range of the activation's share of a step.
+    double share_lo = 1, share_hi = 0;
+    std::string share_lo_act, share_hi_act, ratios;
+    for (auto& t : all) {
+      const double share = med(t->act_us) / (1e3 * med(t->step_ms));
+      if (share < share_lo) share_lo = share, share_lo_act = t->act;
+      if (share > share_hi) share_hi = share, share_hi_act = t->act;
+      if (t->act == "sigmoid" || t->act == "tanh")
+        ratios += fmt::format("{}{} {:.2f}×", ratios.empty() ? "" : ", ", t->act, med(t->step_ms) / relu_ms);
+    }
+    out["verdict"] = fmt::format(
+        "a whole training step costs, relative to relu's: {}; the activation's own forward+backward is {:.0f}% "
+        "({}) to {:.0f}% ({}) of a step, the rest is the matrix products, the loss and the optimizer",
+        ratios, 100 * share_lo, share_lo_act, 100 * share_hi, share_hi_act);
+    fmt::print("{}\n", out["verdict"].get<std::string>());
   }
   std::ofstream(options.out / "timing.json") << out.dump(2) << "\n";
   std::ofstream(options.out / "timing.md") << table;

@@ -71,6 +71,19 @@ def main():
                     cells.append(f"{e / t:.2f}" if e and t else "–")
                 md.append(f"| {a} | {pas} | " + " | ".join(cells) + " |")
         md.append("")
+    # Verdicts from the numbers: sigmoid and tanh against relu in cache (the
+    # two smallest sizes) and from memory (the largest).
+    def ratios(pas, sizes_):
+        return [summary["activations"][a][pas][s]["vs_relu"] for a in ("sigmoid", "tanh") if a in acts
+                for s in sizes_ if summary["activations"][a][pas][s]["vs_relu"]]
+    verdicts = {}
+    for pas, title in PASSES:
+        cache, memory = ratios(pas, sizes[:2]), ratios(pas, sizes[-1:])
+        if cache and memory:
+            verdicts[pas] = (f"{title}: sigmoid and tanh cost {min(cache):.1f}–{max(cache):.1f}× relu in cache "
+                             f"({' and '.join(sizes[:2])} elements) and {min(memory):.1f}–{max(memory):.1f}× at "
+                             f"{sizes[-1]} elements, from memory")
+    summary["verdicts"] = verdicts
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "activations.md").write_text("\n".join(md).rstrip("\n") + "\n")
     (args.out / "activations.json").write_text(json.dumps(summary, indent=2) + "\n")
