@@ -4,7 +4,8 @@
 Reads the JSON lines of `ember_bench --json --threads 1 --filter activation`
 (bench/main.cpp; one object per measured case) and writes into OUT:
 
-    activations.md    ns per element, forward and forward+backward, per size,
+    activations.md    ns per element (median thread CPU time of the
+                      repetitions), forward and forward+backward, per size,
                       ember (and libtorch when the run had it), and ember's
                       cost relative to relu at the same size and pass
     activations.json  the same numbers, keyed activation -> pass -> size label,
@@ -37,15 +38,17 @@ def main():
         print(f"bench_activation_table: no single-thread activation rows in {args.jsonl}", file=sys.stderr)
         return 1
     ns = {}  # (impl, activation, pass, size) -> ns per element
+    # Thread CPU time, not wall time: on a shared machine the wall clock also
+    # counts the time other processes held the core.
     for r in rows:
-        ns[(r["impl"], r["activation"], r["pass"], r["size_label"])] = r["ns_per_element"]
+        ns[(r["impl"], r["activation"], r["pass"], r["size_label"])] = r["thread_cpu_us"] * 1e3 / r["size"]
     impls = [i for i in ("ember", "libtorch") if any(k[0] == i for k in ns)]
     acts = [a for a in ACTIVATIONS if ("ember", a, "fwd", "1K") in ns]
     sizes = [s for s in SIZES if ("ember", "relu", "fwd", s) in ns]
     summary = {"source": str(args.jsonl), "sizes": sizes, "impls": impls, "activations": {}}
     md = []
     for pas, title in PASSES:
-        md.append(f"**{title}**, ns per element (ember; × relu at the same size in parentheses)\n")
+        md.append(f"**{title}**, ns of thread CPU time per element (ember; × relu at the same size in parentheses)\n")
         md.append("| activation | " + " | ".join(sizes) + " |")
         md.append("|---|" + "---:|" * len(sizes))
         for a in acts:
