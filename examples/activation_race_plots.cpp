@@ -70,19 +70,24 @@ set key at screen 0.5, screen 0.02 center bottom horizontal maxrows 1 width 2
 set title 'Steps to 95% test accuracy'
 set ylabel 'steps'
 set yrange [0:*]
-plot for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):5:6:7 with yerrorlines lw 2 dt dash(a) \
+plot for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):5:6:7 with yerrorbars lw 1 dt 1 pt point(a) \
+  ps 0 lc rgb color(a) notitle, \
+  for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):5 with linespoints lw 2 dt dash(a) \
   pt point(a) ps 1.2 lc rgb color(a) title word(acts, a)
 unset key
 set title 'Final test accuracy (runs that did not diverge)'
 set ylabel 'test accuracy'
 set yrange [0:1]
-plot for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):8:9:10 with yerrorlines lw 2 dt dash(a) \
+plot for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):8:9:10 with yerrorbars lw 1 dt 1 pt point(a) \
+  ps 0 lc rgb color(a) notitle, \
+  for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):8 with linespoints lw 2 dt dash(a) \
   pt point(a) ps 1.2 lc rgb color(a) notitle
 set title 'Runs that diverged (loss not finite, or blew up)'
-set ylabel sprintf('runs of %d', seeds)
-set yrange [-0.2:seeds + 0.5]
+set ylabel sprintf('runs of %d (series nudged apart by up to 0.2)', seeds)
+set yrange [-0.4:seeds + 0.5]
 set ytics 1
-plot for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):4 with linespoints lw 2 dt dash(a) \
+lift(a) = 0.08 * (a - (n + 1) / 2.0)
+plot for [a=1:n] 'by_rate.csv' using (is(a) ? $2 * nudge(a) : NaN):($4 + lift(a)) with linespoints lw 2 dt dash(a) \
   pt point(a) ps 1.2 lc rgb color(a) notitle
 unset multiplot
 set ytics auto
