@@ -127,6 +127,9 @@ std::string case_label(const nlohmann::ordered_json& row) {
   if (row.contains("activation"))
     label = fmt::format("{} {} {}", row["activation"].get<std::string>(), row["pass"].get<std::string>(),
                         row["size_label"].get<std::string>());
+  if (row.contains("op"))
+    label = fmt::format("{} {} {}", row["op"].get<std::string>(), row["pass"].get<std::string>(),
+                        row["size_label"].get<std::string>());
   return label;
 }
 

@@ -42,7 +42,8 @@ void run_unit(Task& t) { t.run(); }
                "  --json      one JSON object per result line (else a table with ratios)\n"
                "  --threads   thread counts to run, comma-separated (default 1,2)\n"
                "  --filter    run only cases whose name contains TEXT, or one of comma-separated TEXTs\n"
-               "              (tiny_mlp, large_mlp, deep_chain, activation, sigmoid, ...)\n"
+               "              (tiny_mlp, large_mlp, deep_chain, activation, sigmoid, tensor_op, gather,\n"
+               "              layer_norm, ...)\n"
                "  --quick     fewer repetitions and no 16M activation size\n"
                "  --impl      time only this implementation: hand, ember or libtorch (for profiling)\n"
                "  --reps      repetitions per implementation (for profiling; default 11, --quick 5)\n"
@@ -301,6 +302,94 @@ void run_activations(const Options& o, int threads, const TimingOptions& timing,
       }
 }
 
+// --- tensor ops: slice, gather, permute, logsumexp --------------------------------
+
+void run_tensor_ops(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  std::vector<std::string> names;
+  for (const auto& name : tensor_op_names())
+    if (selected(o, "tensor_op") || selected(o, name)) names.push_back(name);
+  if (names.empty()) return;
+  ember::Generator gen(13);
+  std::vector<float> values(std::size_t(1) << 20);
+  for (auto& v : values) v = static_cast<float>(gen.normal(0.0, 3.0));
+  for (const auto& name : names)
+    for (const long n : {1L << 16, 1L << 20})
+      for (const bool backward : {false, true}) {
+        const std::vector<float> x(values.begin(), values.begin() + n);
+        std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+        tasks.emplace_back("ember", make_ember_tensor_op(name, x, backward));
+        if (auto t = make_torch_tensor_op(name, x, backward)) tasks.emplace_back("libtorch", std::move(t));
+        const char* label = n == (1L << 16) ? "64K" : "1M";
+        if (tasks.size() == 2) {
+          const double a = tasks[0].second->checksum(), b = tasks[1].second->checksum();
+          if (!(std::abs(a - b) <= 1e-5 * static_cast<double>(n) + 1e-4 * std::abs(b)))
+            disagree(fmt::format("{} {} size {}: checksum ember = {:.9g}, libtorch = {:.9g}", name,
+                                 backward ? "fwd_bwd" : "fwd", label, a, b));
+        }
+        std::vector<Impl> impls = timed(o, tasks);
+        if (impls.empty()) continue;
+        TimingOptions t = timing;
+        if (!o.reps) t.max_seconds = 0.5;
+        for (const Measurement& m : measure(impls, t)) {
+          nlohmann::ordered_json row;
+          row["workload"] = "tensor_op";
+          row["impl"] = m.impl;
+          row["threads"] = threads;
+          row["median_us"] = m.median_us;
+          row["min_us"] = m.min_us;
+          row["thread_cpu_us"] = m.thread_cpu_median_us;
+          row["reps"] = m.repetitions;
+          row["op"] = name;
+          row["pass"] = backward ? "fwd_bwd" : "fwd";
+          row["size"] = n;
+          row["size_label"] = label;
+          row["ns_per_element"] = m.median_us * 1e3 / static_cast<double>(n);
+          report.add(std::move(row));
+        }
+      }
+}
+
+// --- layer_norm -------------------------------------------------------------------
+
+void run_layer_norm(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  if (!selected(o, "layer_norm")) return;
+  LayerNormInput in;
+  in.rows = 256, in.cols = 512;
+  ember::Generator gen(11);
+  const auto draw = [&](std::size_t n, double mean, double stddev) {
+    std::vector<float> v(n);
+    for (auto& e : v) e = static_cast<float>(gen.normal(mean, stddev));
+    return v;
+  };
+  const std::size_t n = static_cast<std::size_t>(in.rows) * static_cast<std::size_t>(in.cols);
+  in.x = draw(n, 0.5, 2.0), in.upstream = draw(n, 0.0, 1.0);
+  in.weight = draw(static_cast<std::size_t>(in.cols), 1.0, 0.2), in.bias = draw(static_cast<std::size_t>(in.cols), 0.0, 0.2);
+  for (const bool backward : {false, true}) {
+    const std::string name = fmt::format("layer_norm {} {}x{}", backward ? "fwd_bwd" : "fwd", in.rows, in.cols);
+    std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+    tasks.emplace_back("ember", make_ember_layer_norm(in, backward));
+    if (auto t = make_torch_layer_norm(in, backward)) {
+      const double a = tasks[0].second->checksum(), b = t->checksum();
+      if (!close(a, b, 1e-4)) disagree(fmt::format("{}: checksum ember = {:.9g}, libtorch = {:.9g}", name, a, b));
+      tasks.emplace_back("libtorch", std::move(t));
+    }
+    std::vector<Impl> impls = timed(o, tasks);
+    if (impls.empty()) continue;
+    for (const Measurement& m : measure(impls, timing)) {
+      nlohmann::ordered_json row;
+      row["workload"] = name;
+      row["impl"] = m.impl;
+      row["threads"] = threads;
+      row["median_us"] = m.median_us;
+      row["min_us"] = m.min_us;
+      row["thread_cpu_us"] = m.thread_cpu_median_us;
+      row["reps"] = m.repetitions;
+      row["ns_per_element"] = m.median_us * 1e3 / static_cast<double>(n);
+      report.add(std::move(row));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bench
 
@@ -328,6 +417,10 @@ int main(int argc, char** argv) {
     note("[{:.0f} s] deep_chain done ({} threads)", elapsed(), threads);
     run_activations(o, threads, timing, report);
     note("[{:.0f} s] activations done ({} threads)", elapsed(), threads);
+    run_tensor_ops(o, threads, timing, report);
+    note("[{:.0f} s] tensor ops done ({} threads)", elapsed(), threads);
+    run_layer_norm(o, threads, timing, report);
+    note("[{:.0f} s] layer_norm done ({} threads)", elapsed(), threads);
   }
   report.print_table();
   return 0;

@@ -60,4 +60,24 @@ const std::vector<std::string>& activation_names() {
   return names;
 }
 
+const std::vector<std::string>& tensor_op_names() {
+  static const std::vector<std::string> names{"slice", "gather", "permute", "logsumexp"};
+  return names;
+}
+
+TensorOpShape tensor_op_shape(const std::string& name, long n) {
+  TensorOpShape s;
+  if (name == "permute") {
+    s.dims = {n / 4096, 64, 64};
+    return s;
+  }
+  s.dims = {n / 256, 256};
+  if (name == "gather") {
+    ember::Generator gen(11);
+    s.index.resize(static_cast<std::size_t>(n));
+    for (auto& i : s.index) i = static_cast<long>(gen.below(256));
+  }
+  return s;
+}
+
 }  // namespace bench

@@ -9,5 +9,7 @@ void torch_set_threads(int) {}
 std::unique_ptr<Trainer> make_torch_trainer(const MlpSpec&, const MlpInit&) { return nullptr; }
 std::unique_ptr<Task> make_torch_activation(const std::string&, const std::vector<float>&, bool) { return nullptr; }
 std::unique_ptr<Task> make_torch_chain(int, int) { return nullptr; }
+std::unique_ptr<Task> make_torch_tensor_op(const std::string&, const std::vector<float>&, bool) { return nullptr; }
+std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput&, bool) { return nullptr; }
 
 }  // namespace bench

@@ -79,4 +79,31 @@ std::unique_ptr<Task> make_torch_activation(const std::string& name, const std::
 std::unique_ptr<Task> make_ember_chain(int length, int width);
 std::unique_ptr<Task> make_torch_chain(int length, int width);
 
+// Tensor ops (slice, gather, permute, logsumexp): forward, or forward +
+// backward of an all-ones upstream into the input's grad, on n values laid
+// out as tensor_op_shape(name, n): [n/256, 256] (permute: [n/4096, 64, 64]).
+// slice takes columns [kSliceStart, kSliceStop) of axis 1, gather reads axis 1
+// at `index` (same shape as the input), permute moves axes (2, 0, 1),
+// logsumexp reduces axis 1. libtorch's slice and permute are views: its side
+// calls .contiguous() so both sides produce the same dense result.
+inline constexpr long kSliceStart = 16, kSliceStop = 240;
+struct TensorOpShape {
+  std::vector<long> dims;
+  std::vector<long> index;  // gather only: positions along axis 1, row-major
+};
+const std::vector<std::string>& tensor_op_names();
+TensorOpShape tensor_op_shape(const std::string& name, long n);
+std::unique_ptr<Task> make_ember_tensor_op(const std::string& name, const std::vector<float>& values, bool backward);
+std::unique_ptr<Task> make_torch_tensor_op(const std::string& name, const std::vector<float>& values, bool backward);
+
+// layer_norm: y = layer_norm(x [rows, cols], {cols}, weight, bias), then (with
+// backward) y.backward(upstream) into x, weight and bias; every input is
+// given, the same for each implementation (ember_layers.cpp, torch_layers.cpp).
+struct LayerNormInput {
+  int rows = 0, cols = 0;
+  std::vector<float> x, weight, bias, upstream;
+};
+std::unique_ptr<Task> make_ember_layer_norm(const LayerNormInput& in, bool backward);
+std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput& in, bool backward);
+
 }  // namespace bench

@@ -27,7 +27,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-constexpr std::string_view kUnderflows = " underflows float32 to 0; set CsvOptions::allow_underflow to read it as 0";
+template <class T>
+constexpr const char* kDtypeName = sizeof(T) == 4 ? "float32" : "float64";
+
+template <class T>
+std::string underflows() {
+  return fmt::format(" underflows {} to 0; set CsvOptions::allow_underflow to read it as 0", kDtypeName<T>);
+}
 
 // How a field reads as a number.
 enum class Number { ok, not_a_number, not_finite, overflows, underflows };
@@ -47,6 +53,7 @@ Number read_number(std::string_view s, double& out) {
 }
 
 // Why a field is not a usable number, or nullopt when it is one.
+template <class T>
 std::optional<std::string> parse_number(std::string_view s, double& out) {
   if (s.empty()) return "empty field";
   switch (read_number(s, out)) {
@@ -54,7 +61,7 @@ std::optional<std::string> parse_number(std::string_view s, double& out) {
     case Number::not_a_number: return quote_text(s) + " is not a number";
     case Number::not_finite: return quote_text(s) + " is not a finite number";
     case Number::overflows: return quote_text(s) + " is out of range";
-    case Number::underflows: return quote_text(s) + std::string(kUnderflows);
+    case Number::underflows: return quote_text(s) + underflows<T>();
   }
   return std::nullopt;
 }
@@ -197,7 +204,8 @@ class Blocks {
 
 }  // namespace
 
-Dataset load_csv(const std::string& path, const CsvOptions& options) {
+template <class T>
+DatasetT<T> load_csv(const std::string& path, const CsvOptions& options) {
   // Every error below names the place as file:line:column.
   auto fail_at = [&path](Index line, Index column, const std::string& what) {
     fail<IoError>("load_csv: {}:{}:{}: {}", path, line, column, what);
@@ -242,7 +250,7 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
   }
 
   // Rows go into blocks, drained into the final buffers at the end.
-  Blocks<float> values;
+  Blocks<T> values;
   Blocks<Index> labels;
   Index columns = 0, label_column = 0, first_data_line = 0, max_label = -1;
   auto parse_row = [&](const Line& row) {
@@ -270,14 +278,14 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
       const bool tiny =
           c != label_column && options.allow_underflow && read_number(field, value) == Number::underflows;
       if (tiny) value = std::copysign(0.0, value);
-      else if (auto why = parse_number(field, value)) fail_at(row.number, c + 1, c == label_column ? "label " + *why : *why);
+      else if (auto why = parse_number<T>(field, value)) fail_at(row.number, c + 1, c == label_column ? "label " + *why : *why);
       if (c != label_column) {
-        if (std::abs(value) > std::numeric_limits<float>::max())
-          fail_at(row.number, c + 1, quote_text(field) + " is out of float32 range");
-        const auto stored = static_cast<float>(value);
+        if (std::abs(value) > static_cast<double>(std::numeric_limits<T>::max()))
+          fail_at(row.number, c + 1, quote_text(field) + " is out of " + kDtypeName<T> + " range");
+        const auto stored = static_cast<T>(value);
         if (stored == 0 && value != 0 && !options.allow_underflow)
           fail_at(row.number, c + 1,
-                  quote_text(field) + std::string(kUnderflows));
+                  quote_text(field) + underflows<T>());
         values.push_back(stored);
         continue;
       }
@@ -308,13 +316,16 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
   if (class_names.empty())
     for (Index c = 0; c <= max_label; ++c) class_names.push_back(std::to_string(c));
 
-  Dataset dataset;
-  dataset.features = Tensor::empty({samples, columns - 1});
+  DatasetT<T> dataset;
+  dataset.features = TensorT<T>::empty({samples, columns - 1});
   values.drain(dataset.features.data());
   dataset.labels.resize(labels.size());
   labels.drain(dataset.labels.data());
   dataset.class_names = std::move(class_names);
   return dataset;
 }
+
+template DatasetT<float> load_csv(const std::string&, const CsvOptions&);
+template DatasetT<double> load_csv(const std::string&, const CsvOptions&);
 
 }  // namespace ember

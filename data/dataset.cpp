@@ -11,7 +11,8 @@ namespace ember {
 
 namespace {
 
-void check_dataset(const Dataset& d, const char* op) {
+template <class T>
+void check_dataset(const DatasetT<T>& d, const char* op) {
   if (!d.features.defined() || d.features.rank() != 2)
     fail<ShapeError>("{}: dataset features must be [N, F], got {}", op,
                      d.features.defined() ? d.features.shape().str() : "an undefined tensor");
@@ -19,7 +20,8 @@ void check_dataset(const Dataset& d, const char* op) {
     fail<ShapeError>("{}: dataset has {} feature rows but {} labels", op, d.features.size(0), d.size());
 }
 
-void check_features(const Tensor& features, const char* op) {
+template <class T>
+void check_features(const TensorT<T>& features, const char* op) {
   if (!features.defined() || features.rank() != 2)
     fail<ShapeError>("{}: features must be [N, F], got {}", op,
                      features.defined() ? features.shape().str() : "an undefined tensor");
@@ -36,23 +38,25 @@ std::vector<Index> randperm(Index n, Generator& generator) {
   return order;
 }
 
-Tensor gather_rows(const Tensor& features, std::span<const Index> indices) {
+template <class T>
+TensorT<T> gather_rows(const TensorT<T>& features, std::span<const Index> indices) {
   check_features(features, "gather_rows");
   const Index rows = features.size(0), cols = features.size(1);
-  Tensor out = Tensor::empty({static_cast<Index>(indices.size()), cols});
-  const float* src = features.data();
-  float* dst = out.data();
+  TensorT<T> out = TensorT<T>::empty({static_cast<Index>(indices.size()), cols});
+  const T* src = features.data();
+  T* dst = out.data();
   for (const Index i : indices) {
     if (i < 0 || i >= rows) fail<ValueError>("gather_rows: index {} is out of range for {} rows", i, rows);
-    std::memcpy(dst, src + i * cols, static_cast<std::size_t>(cols) * sizeof(float));
+    std::memcpy(dst, src + i * cols, static_cast<std::size_t>(cols) * sizeof(T));
     dst += cols;
   }
   return out;
 }
 
-Dataset subset(const Dataset& dataset, std::span<const Index> indices) {
+template <class T>
+DatasetT<T> subset(const DatasetT<T>& dataset, std::span<const Index> indices) {
   check_dataset(dataset, "subset");
-  Dataset out;
+  DatasetT<T> out;
   out.features = gather_rows(dataset.features, indices);  // checks every index
   out.labels.reserve(indices.size());
   for (const Index i : indices) out.labels.push_back(dataset.labels[static_cast<std::size_t>(i)]);
@@ -60,13 +64,15 @@ Dataset subset(const Dataset& dataset, std::span<const Index> indices) {
   return out;
 }
 
-Tensor labels_to_tensor(std::span<const Index> labels) {
-  Tensor out = Tensor::empty({static_cast<Index>(labels.size()), 1});
-  for (std::size_t i = 0; i < labels.size(); ++i) out.data()[i] = static_cast<float>(labels[i]);
+template <class T>
+TensorT<T> labels_to_tensor(std::span<const Index> labels) {
+  TensorT<T> out = TensorT<T>::empty({static_cast<Index>(labels.size()), 1});
+  for (std::size_t i = 0; i < labels.size(); ++i) out.data()[i] = static_cast<T>(labels[i]);
   return out;
 }
 
-Split train_test_split(const Dataset& dataset, double test_fraction, Generator& generator) {
+template <class T>
+SplitT<T> train_test_split(const DatasetT<T>& dataset, double test_fraction, Generator& generator) {
   check_dataset(dataset, "train_test_split");
   if (!(test_fraction >= 0.0 && test_fraction <= 1.0))
     fail<ValueError>("train_test_split: test_fraction must be in [0, 1], got {}", test_fraction);
@@ -79,10 +85,11 @@ Split train_test_split(const Dataset& dataset, double test_fraction, Generator& 
 
 // --- Standardizer -----------------------------------------------------------
 
-void Standardizer::fit(const Tensor& features) {
+template <class T>
+void StandardizerT<T>::fit(const TensorT<T>& features) {
   check_features(features, "Standardizer::fit");
   if (features.size(0) == 0) fail<ValueError>("Standardizer::fit: no samples to fit on ({})", features.shape().str());
-  const Eigen::MatrixXd x = features.matrix().cast<double>();
+  const Eigen::MatrixXd x = features.matrix().template cast<double>();
   const Eigen::RowVectorXd mean = x.colwise().mean();
   // Two passes: the mean first, then the squared deviations from it.
   const Eigen::RowVectorXd var = (x.rowwise() - mean).array().square().colwise().mean();
@@ -101,7 +108,8 @@ void Standardizer::fit(const Tensor& features) {
   }
 }
 
-Tensor Standardizer::transform(const Tensor& features) const {
+template <class T>
+TensorT<T> StandardizerT<T>::transform(const TensorT<T>& features) const {
   check_features(features, "Standardizer::transform");
   if (!fitted()) fail<ValueError>("Standardizer::transform: call fit first");
   const auto f = static_cast<Index>(mean_.size());
@@ -109,20 +117,24 @@ Tensor Standardizer::transform(const Tensor& features) const {
     fail<ShapeError>("Standardizer::transform: features {} have {} columns, the standardizer was fitted on {}",
                      features.shape().str(), features.size(1), f);
   const Eigen::Map<const Eigen::RowVectorXd> mean(mean_.data(), f), scale(scale_.data(), f);
-  Tensor out = Tensor::empty(features.shape());
-  out.matrix() =
-      ((features.matrix().cast<double>().rowwise() - mean).array().rowwise() / scale.array()).cast<float>().matrix();
+  TensorT<T> out = TensorT<T>::empty(features.shape());
+  out.matrix() = ((features.matrix().template cast<double>().rowwise() - mean).array().rowwise() / scale.array())
+                     .template cast<T>()
+                     .matrix();
   return out;
 }
 
-Tensor Standardizer::fit_transform(const Tensor& features) {
+template <class T>
+TensorT<T> StandardizerT<T>::fit_transform(const TensorT<T>& features) {
   fit(features);
   return transform(features);
 }
 
 // --- BatchIterator ----------------------------------------------------------
 
-BatchIterator::BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle, Shard shard)
+template <class T>
+BatchIteratorT<T>::BatchIteratorT(DatasetT<T> dataset, Index batch_size, Generator& generator, bool shuffle,
+                                  Shard shard)
     : dataset_(std::move(dataset)), batch_size_(batch_size), generator_(&generator), shuffle_(shuffle), shard_(shard) {
   check_dataset(dataset_, "BatchIterator");
   if (batch_size <= 0) fail<ValueError>("BatchIterator: batch_size must be positive, got {}", batch_size);
@@ -130,7 +142,8 @@ BatchIterator::BatchIterator(Dataset dataset, Index batch_size, Generator& gener
     fail<ValueError>("BatchIterator: shard rank {} of size {} is not a rank in 0..size-1", shard.rank, shard.size);
 }
 
-bool BatchIterator::next(Batch& batch) {
+template <class T>
+bool BatchIteratorT<T>::next(BatchT<T>& batch) {
   if (!in_epoch_) {
     if (shuffle_) {
       order_ = randperm(dataset_.size(), *generator_);
@@ -157,5 +170,15 @@ bool BatchIterator::next(Batch& batch) {
     batch.labels[i] = dataset_.labels[static_cast<std::size_t>(indices[i])];
   return true;
 }
+
+#define EMBER_INSTANTIATE(T)                                                                 \
+  template TensorT<T> gather_rows(const TensorT<T>&, std::span<const Index>);               \
+  template DatasetT<T> subset(const DatasetT<T>&, std::span<const Index>);                  \
+  template TensorT<T> labels_to_tensor(std::span<const Index>);                             \
+  template SplitT<T> train_test_split(const DatasetT<T>&, double, Generator&);              \
+  template class StandardizerT<T>;                                                          \
+  template class BatchIteratorT<T>;
+EMBER_INSTANTIATE(float)
+EMBER_INSTANTIATE(double)
 
 }  // namespace ember

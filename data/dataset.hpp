@@ -2,6 +2,12 @@
 // split, standardization fitted on the training split, and a shuffling
 // mini-batch iterator. Inputs need no gradient, so everything here works on
 // plain values and records nothing in the graph.
+//
+// Everything is a template on the scalar type, as tensors are, with float
+// names (Dataset, Standardizer, BatchIterator, ...) and double ones
+// (Dataset64, Standardizer64, BatchIterator64, ...): a float64 pipeline is
+//   Dataset64 data = load_csv<double>(path);
+// and then the same calls as in float, with no casts.
 #pragma once
 
 #include <span>
@@ -14,8 +20,9 @@
 namespace ember {
 
 // N samples of F numeric features, each with a class label.
-struct Dataset {
-  Tensor features;                       // [N, F] float32
+template <class T = float>
+struct DatasetT {
+  TensorT<T> features;                   // [N, F]
   std::vector<Index> labels;             // N class indices in [0, num_classes())
   std::vector<std::string> class_names;  // from the file's header, else "0", "1", ...
 
@@ -40,8 +47,9 @@ struct CsvOptions {
   CsvHeader header = CsvHeader::Auto;
   char delimiter = ',';
   // A nonzero feature value too small for float32 (|x| < 7e-46, such as
-  // 1e-50) is an IoError naming line, column and value; with this set it
-  // reads as 0 (signed). Subnormal floats (down to 1.4e-45) are kept.
+  // 1e-50; for load_csv<double>, too small for a double) is an IoError
+  // naming line, column and value; with this set it reads as 0 (signed).
+  // Subnormal values (down to 1.4e-45 in float32) are kept.
   bool allow_underflow = false;
 };
 
@@ -55,38 +63,49 @@ struct CsvOptions {
 //   load_csv: iris.csv:12:3: "abc" is not a number
 // A leading UTF-8 byte-order mark is skipped. The file is read in pieces
 // and the values kept in blocks: the peak memory is about 1.1x the loaded
-// data (tests/soak/soak_csv.cpp measures it).
-Dataset load_csv(const std::string& path, const CsvOptions& options = {});
+// data (tests/soak/soak_csv.cpp measures it). load_csv<double> keeps every
+// value as the double the text denotes (load_csv rounds it to float32, and
+// a value beyond float32's range is an error).
+template <class T = float>
+DatasetT<T> load_csv(const std::string& path, const CsvOptions& options = {});
 inline constexpr Index kMaxLabel = 99'999;
 
 // A random permutation of 0 .. n-1 (Fisher-Yates), reproducible from the seed.
 std::vector<Index> randperm(Index n, Generator& generator);
 
 // The rows `indices` of a [N, F] tensor, copied (a plain row gather, no graph).
-Tensor gather_rows(const Tensor& features, std::span<const Index> indices);
+template <class T>
+TensorT<T> gather_rows(const TensorT<T>& features, std::span<const Index> indices);
 // The samples `indices` of a dataset, in that order; class names are kept.
-Dataset subset(const Dataset& dataset, std::span<const Index> indices);
+template <class T>
+DatasetT<T> subset(const DatasetT<T>& dataset, std::span<const Index> indices);
 
-// Labels as a float [N, 1] column of 0, 1, ... (targets for BCE or MSE).
-Tensor labels_to_tensor(std::span<const Index> labels);
+// Labels as a [N, 1] column of 0, 1, ... (targets for BCE or MSE);
+// labels_to_tensor<double> for a float64 model.
+template <class T = float>
+TensorT<T> labels_to_tensor(std::span<const Index> labels);
 
 // A seeded shuffle split: round(test_fraction * N) samples go to the test
 // set, the rest to the training set; no sample is in both.
-struct Split {
-  Dataset train;
-  Dataset test;
+template <class T = float>
+struct SplitT {
+  DatasetT<T> train;
+  DatasetT<T> test;
 };
-Split train_test_split(const Dataset& dataset, double test_fraction, Generator& generator);
+template <class T>
+SplitT<T> train_test_split(const DatasetT<T>& dataset, double test_fraction, Generator& generator);
 
 // Per-feature standardization, (x - mean) / std, with the population std
 // (as scikit-learn's StandardScaler). Fit it on the training split only and
 // apply the same statistics to the test split. A constant feature (all
 // values equal) keeps scale 1, so it becomes exactly 0 rather than 0/0.
-class Standardizer {
+// The statistics are computed in double for either T.
+template <class T = float>
+class StandardizerT {
  public:
-  void fit(const Tensor& features);                // features: [N, F], N >= 1
-  Tensor transform(const Tensor& features) const;  // a new [M, F] tensor
-  Tensor fit_transform(const Tensor& features);
+  void fit(const TensorT<T>& features);                    // features: [N, F], N >= 1
+  TensorT<T> transform(const TensorT<T>& features) const;  // a new [M, F] tensor
+  TensorT<T> fit_transform(const TensorT<T>& features);
 
   bool fitted() const { return !mean_.empty(); }
   const std::vector<double>& mean() const { return mean_; }
@@ -97,8 +116,9 @@ class Standardizer {
 };
 
 // One mini-batch: the features and labels of the samples `indices`.
-struct Batch {
-  Tensor features;             // [B, F]
+template <class T = float>
+struct BatchT {
+  TensorT<T> features;         // [B, F]
   std::vector<Index> labels;   // B labels
   std::vector<Index> indices;  // the samples' rows in the dataset
 };
@@ -126,13 +146,14 @@ struct Shard {
   int size = 1;
 };
 
-class BatchIterator {
+template <class T = float>
+class BatchIteratorT {
  public:
-  BatchIterator(Dataset dataset, Index batch_size, Generator& generator, bool shuffle = true, Shard shard = {});
+  BatchIteratorT(DatasetT<T> dataset, Index batch_size, Generator& generator, bool shuffle = true, Shard shard = {});
 
   // Fills `batch` with the next batch of the epoch and returns true; at the
   // end of the epoch returns false, and the call after that starts a new one.
-  bool next(Batch& batch);
+  bool next(BatchT<T>& batch);
 
   Index batch_size() const { return batch_size_; }
   Index num_batches() const {  // per epoch
@@ -141,7 +162,7 @@ class BatchIterator {
   }
 
  private:
-  Dataset dataset_;
+  DatasetT<T> dataset_;
   Index batch_size_;
   Generator* generator_;
   bool shuffle_;
@@ -150,5 +171,21 @@ class BatchIterator {
   Index position_ = 0;
   bool in_epoch_ = false;
 };
+
+using Dataset = DatasetT<float>;
+using Dataset64 = DatasetT<double>;
+using Split = SplitT<float>;
+using Split64 = SplitT<double>;
+using Standardizer = StandardizerT<float>;
+using Standardizer64 = StandardizerT<double>;
+using Batch = BatchT<float>;
+using Batch64 = BatchT<double>;
+using BatchIterator = BatchIteratorT<float>;
+using BatchIterator64 = BatchIteratorT<double>;
+
+extern template class StandardizerT<float>;
+extern template class StandardizerT<double>;
+extern template class BatchIteratorT<float>;
+extern template class BatchIteratorT<double>;
 
 }  // namespace ember

@@ -35,6 +35,7 @@ enum class Kind {
   celu,
   mish,
   softsign,
+  relu_squared,
   none
 };
 
@@ -59,6 +60,7 @@ Kind kind_of(std::string_view op) {
   if (op == "celu") return Kind::celu;
   if (op == "mish") return Kind::mish;
   if (op == "softsign") return Kind::softsign;
+  if (op == "relu_squared") return Kind::relu_squared;
   return Kind::none;
 }
 
@@ -143,6 +145,8 @@ Array<T> local_derivative(Kind kind, ConstArrayMap<T> x, ConstArrayMap<T> h) {
     }
     case Kind::softsign:  // 1 / (1 + |y|)^2
       return (T(1) + x.abs()).square().inverse();
+    case Kind::relu_squared:  // d/dy relu(y)^2 = 2 relu(y)
+      return (x > T(0)).select(T(2) * x, T(0));
     case Kind::none:
       break;
   }
@@ -156,7 +160,7 @@ bool is_activation(std::string_view op) { return kind_of(op) != Kind::none; }
 bool is_relu_like(std::string_view op) {
   const Kind k = kind_of(op);
   return k == Kind::relu || k == Kind::leaky_relu || k == Kind::elu || k == Kind::relu6 || k == Kind::selu ||
-         k == Kind::celu;
+         k == Kind::celu || k == Kind::relu_squared;
 }
 
 std::string layer_name(std::string_view op, int call) { return fmt::format("{}#{}", op, call); }

@@ -38,7 +38,9 @@ constexpr int kMaxHeaderDepth = 3;
 template <class T>
 constexpr const char* kDtype = sizeof(T) == 4 ? "F32" : "F64";
 
-std::uint64_t dtype_size(std::string_view dtype) { return dtype == "F32" ? 4 : dtype == "F64" ? 8 : 0; }
+std::uint64_t dtype_size(std::string_view dtype) {
+  return dtype == "F32" ? 4 : dtype == "F64" ? 8 : dtype == "U8" ? 1 : 0;
+}
 
 std::string quote_text(std::string_view s) { return ember::quote_text(s, 60); }
 
@@ -161,7 +163,7 @@ SafetensorsEntry parse_entry(const std::string& name, const json& info, std::uin
   entry.dtype = dtype.get<std::string>();
   const std::uint64_t element_size = dtype_size(entry.dtype);
   if (element_size == 0)
-    fail<IoError>("{}: dtype {} is not supported (ember reads F32 and F64)", where, quote_text(entry.dtype));
+    fail<IoError>("{}: dtype {} is not supported (ember reads F32, F64 and U8)", where, quote_text(entry.dtype));
 
   const json& shape = info["shape"];
   if (!shape.is_array()) fail<IoError>("{}: shape is not an array", where);
@@ -342,23 +344,28 @@ std::vector<SafetensorsEntry> inspect_safetensors(const std::string& path, Check
   return std::move(header.entries);
 }
 
-template <class T>
-void save_safetensors(const std::string& path, const NamedTensors<T>& tensors, const CheckpointMetadata& metadata) {
+void save_safetensors_bytes(const std::string& path, const std::vector<SafetensorsBlob>& tensors,
+                            const CheckpointMetadata& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string_view> names;
   std::uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& t : tensors) {
+    const std::string& name = t.name;
     if (name.empty()) fail<ValueError>("save_safetensors: {}: a tensor has an empty name", path);
     if (name == "__metadata__") fail<ValueError>("save_safetensors: {}: the name \"__metadata__\" is reserved", path);
     if (!names.insert(name).second)
       fail<ValueError>("save_safetensors: {}: the name {} appears twice", path, quote_text(name));
-    if (!tensor.defined()) fail<ValueError>("save_safetensors: {}: tensor {} is undefined", path, quote_text(name));
-    const auto bytes = static_cast<std::uint64_t>(tensor.numel()) * sizeof(T);
+    const std::uint64_t element = dtype_size(t.dtype);
+    if (element == 0) fail<ValueError>("save_safetensors: {}: tensor {}: dtype {} is not supported", path, quote_text(name), t.dtype);
+    const auto bytes = static_cast<std::uint64_t>(t.shape.numel()) * element;
+    if (bytes != t.bytes.size())
+      fail<ValueError>("save_safetensors: {}: tensor {} {} {} needs {} bytes, got {}", path, quote_text(name), t.dtype,
+                       t.shape.str(), bytes, t.bytes.size());
     nlohmann::ordered_json entry = nlohmann::ordered_json::object();
-    entry["dtype"] = kDtype<T>;
+    entry["dtype"] = t.dtype;
     entry["shape"] = nlohmann::ordered_json::array();
-    for (const Index d : tensor.shape().dims()) entry["shape"].push_back(d);
+    for (const Index d : t.shape.dims()) entry["shape"].push_back(d);
     entry["data_offsets"] = nlohmann::ordered_json::array({offset, offset + bytes});
     header[name] = std::move(entry);
     offset += bytes;
@@ -376,9 +383,32 @@ void save_safetensors(const std::string& path, const NamedTensors<T>& tensors, c
   AtomicFile file(path);
   file.write(length, 8);
   file.write(text.data(), text.size());
-  for (const auto& [name, tensor] : tensors)
-    file.write(tensor.data(), static_cast<std::uint64_t>(tensor.numel()) * sizeof(T));
+  for (const auto& t : tensors) file.write(t.bytes.data(), t.bytes.size());
   file.commit();
+}
+
+std::vector<SafetensorsBytes> load_safetensors_bytes(const std::string& path, CheckpointMetadata* metadata) {
+  const FileReader file(path, "load_safetensors");
+  Header header = read_header(file, path, "load_safetensors");
+  std::vector<SafetensorsBytes> out;
+  for (const auto& e : header.entries) {
+    out.push_back({e.name, e.dtype, e.shape, std::vector<std::uint8_t>(e.end - e.begin)});
+    file.read_at(header.data_start + e.begin, out.back().bytes.data(), e.end - e.begin);
+  }
+  if (metadata) *metadata = std::move(header.metadata);
+  return out;
+}
+
+template <class T>
+void save_safetensors(const std::string& path, const NamedTensors<T>& tensors, const CheckpointMetadata& metadata) {
+  std::vector<SafetensorsBlob> blobs;
+  blobs.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.defined()) fail<ValueError>("save_safetensors: {}: tensor {} is undefined", path, quote_text(name));
+    const auto* data = reinterpret_cast<const std::uint8_t*>(tensor.data());
+    blobs.push_back({name, kDtype<T>, tensor.shape(), {data, std::size_t(tensor.numel()) * sizeof(T)}});
+  }
+  save_safetensors_bytes(path, blobs, metadata);
 }
 
 template <class T>

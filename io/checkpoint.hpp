@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,7 +59,7 @@ void load_into(const std::string& path, const NamedTensors<T>& parameters);
 // One tensor's header entry, as validated by the loader.
 struct SafetensorsEntry {
   std::string name;
-  std::string dtype;  // "F32" or "F64"
+  std::string dtype;  // "F32", "F64" or "U8"
   Shape shape;
   std::uint64_t begin = 0, end = 0;  // byte range within the data section
 };
@@ -66,5 +67,27 @@ struct SafetensorsEntry {
 // The validated header alone (no tensor data is read), entries sorted by
 // their data offsets.
 std::vector<SafetensorsEntry> inspect_safetensors(const std::string& path, CheckpointMetadata* metadata = nullptr);
+
+// Raw bytes under any dtype ember knows ("F32", "F64", "U8"), for formats
+// that are not one float tensor per name (packed ternary weights,
+// ops/ternary.hpp). Saving checks that each blob's byte count is its shape's
+// numel times the dtype's size (ValueError) and is atomic like
+// save_safetensors; loading validates the header as load_safetensors does
+// and returns the tensors in file order, each owning its bytes.
+struct SafetensorsBlob {  // what to save: a view of the bytes
+  std::string name;
+  std::string dtype;
+  Shape shape;
+  std::span<const std::uint8_t> bytes;
+};
+struct SafetensorsBytes {  // what was loaded
+  std::string name;
+  std::string dtype;
+  Shape shape;
+  std::vector<std::uint8_t> bytes;
+};
+void save_safetensors_bytes(const std::string& path, const std::vector<SafetensorsBlob>& tensors,
+                            const CheckpointMetadata& metadata = {});
+std::vector<SafetensorsBytes> load_safetensors_bytes(const std::string& path, CheckpointMetadata* metadata = nullptr);
 
 }  // namespace ember

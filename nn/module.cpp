@@ -14,6 +14,8 @@ void ModuleT<T>::check_name(const std::string& name, const char* what) const {
     fail<ValueError>("{}: name '{}' must be non-empty and contain no '.'", what, name);
   for (const auto& [n, p] : params_)
     if (n == name) fail<ValueError>("{}: name '{}' is already a parameter of this {}", what, name, type_name());
+  for (const auto& [n, b] : buffers_)
+    if (n == name) fail<ValueError>("{}: name '{}' is already a buffer of this {}", what, name, type_name());
   for (const auto& [n, c] : children_)
     if (n == name) fail<ValueError>("{}: name '{}' is already a child of this {}", what, name, type_name());
 }
@@ -28,6 +30,17 @@ TensorT<T> ModuleT<T>::register_parameter(std::string name, TensorT<T> param) {
 }
 
 template <class T>
+TensorT<T> ModuleT<T>::register_buffer(std::string name, TensorT<T> buffer) {
+  check_name(name, "register_buffer");
+  if (!buffer.defined()) fail<ValueError>("register_buffer: buffer '{}' is an undefined tensor", name);
+  if (buffer.requires_grad())
+    fail<ValueError>("register_buffer: buffer '{}' {} requires grad; a trained tensor is a parameter", name,
+                     buffer.shape().str());
+  buffers_.emplace_back(std::move(name), buffer);
+  return buffer;
+}
+
+template <class T>
 void ModuleT<T>::add_child(std::string name, std::shared_ptr<ModuleT> child) {
   check_name(name, "register_module");
   if (!child) fail<ValueError>("register_module: module '{}' is null", name);
@@ -35,16 +48,40 @@ void ModuleT<T>::add_child(std::string name, std::shared_ptr<ModuleT> child) {
 }
 
 template <class T>
-void ModuleT<T>::collect(std::string_view prefix, NamedParameters& out) const {
+void ModuleT<T>::collect(std::string_view prefix, What what, NamedParameters& out) const {
   const std::string dotted = prefix.empty() ? std::string() : std::string(prefix) + ".";
-  for (const auto& [name, p] : params_) out.emplace_back(dotted + name, p);
-  for (const auto& [name, child] : children_) child->collect(dotted + name, out);
+  if (what != What::buffers)
+    for (const auto& [name, p] : params_) out.emplace_back(dotted + name, p);
+  if (what != What::parameters)
+    for (const auto& [name, b] : buffers_) out.emplace_back(dotted + name, b);
+  for (const auto& [name, child] : children_) child->collect(dotted + name, what, out);
 }
 
 template <class T>
 typename ModuleT<T>::NamedParameters ModuleT<T>::named_parameters(std::string_view prefix) const {
   NamedParameters out;
-  collect(prefix, out);
+  collect(prefix, What::parameters, out);
+  return out;
+}
+
+template <class T>
+typename ModuleT<T>::NamedParameters ModuleT<T>::named_buffers(std::string_view prefix) const {
+  NamedParameters out;
+  collect(prefix, What::buffers, out);
+  return out;
+}
+
+template <class T>
+std::vector<TensorT<T>> ModuleT<T>::buffers() const {
+  std::vector<TensorT<T>> out;
+  for (auto& [name, b] : named_buffers()) out.push_back(std::move(b));
+  return out;
+}
+
+template <class T>
+typename ModuleT<T>::NamedParameters ModuleT<T>::state_dict(std::string_view prefix) const {
+  NamedParameters out;
+  collect(prefix, What::both, out);
   return out;
 }
 

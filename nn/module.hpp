@@ -9,6 +9,15 @@
 // names of a Sequential held by a PyTorch module as `self.layers`. Checkpoints
 // use these names, so they load into the PyTorch model of the same structure.
 //
+// Buffers are tensors a module keeps and saves but does not train (batch
+// norm's running mean and variance): register_buffer() adds one, they never
+// require grad and are not in named_parameters(). state_dict() lists both,
+// each module's parameters then its buffers, then its children's, under the
+// same dotted names: PyTorch's Module.state_dict() order and names, so
+//   save_safetensors(path, model.state_dict());  load_into(path, model.state_dict());
+// (or save_module / load_module in nn/state.hpp) round-trips every tensor a
+// layer needs, and the file loads into the torch.nn model of that structure.
+//
 // Like tensors, modules are handles: copying a module shares its parameters
 // and children (there is no deep copy). The classes are templates on the
 // scalar type with float aliases (Linear, Sequential, ...) and double ones
@@ -45,6 +54,12 @@ class ModuleT {
   // --- parameters and children ---------------------------------------------
   NamedParameters named_parameters(std::string_view prefix = "") const;
   std::vector<TensorT<T>> parameters() const;
+  // Buffers (see the top of this file), depth first with dotted names.
+  NamedParameters named_buffers(std::string_view prefix = "") const;
+  std::vector<TensorT<T>> buffers() const;
+  // Parameters and buffers: per module its parameters, then its buffers, then
+  // its children, as PyTorch's state_dict() (what a checkpoint holds).
+  NamedParameters state_dict(std::string_view prefix = "") const;
   Index num_parameters() const;  // total number of scalars
   // This module (named `prefix`) and all modules below it, depth first.
   std::vector<std::pair<std::string, ModuleT*>> named_modules(std::string_view prefix = "");
@@ -56,6 +71,10 @@ class ModuleT {
   // Adds a parameter under `name` (non-empty, no '.', unused in this module)
   // and marks it requires_grad. Returns the same handle.
   TensorT<T> register_parameter(std::string name, TensorT<T> param);
+  // Adds a buffer under `name` (same rules): a defined tensor that does not
+  // require grad (ValueError otherwise). Returns the same handle; update its
+  // values in place (a new tensor would not be the registered one).
+  TensorT<T> register_buffer(std::string name, TensorT<T> buffer);
   // Adds a child module under `name` (same rules).
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
@@ -76,6 +95,7 @@ class ModuleT {
   void train(bool on = true);
   void eval() { train(false); }
   bool training() const { return training_; }
+  bool is_training() const { return training_; }
   void zero_grad();  // zeroes every parameter's existing gradient
 
   // PyTorch-style printout: "Sequential(\n  (0): Linear(in_features=...)\n ...)".
@@ -89,9 +109,11 @@ class ModuleT {
  private:
   void add_child(std::string name, std::shared_ptr<ModuleT> child);
   void check_name(const std::string& name, const char* what) const;
-  void collect(std::string_view prefix, NamedParameters& out) const;
+  enum class What { parameters, buffers, both };
+  void collect(std::string_view prefix, What what, NamedParameters& out) const;
 
   NamedParameters params_;
+  NamedParameters buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<ModuleT>>> children_;
   bool training_ = true;
 };

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 
 namespace ember {
 
@@ -146,31 +145,6 @@ void AdamT<T>::step() {
 template <class T>
 AdamWT<T>::AdamWT(std::vector<TensorT<T>> params, AdamWOptions o)
     : AdamT<T>("AdamW", std::move(params), AdamOptions{o.lr, o.betas, o.eps, o.weight_decay}, true) {}
-
-// --- schedules -----------------------------------------------------------------
-
-LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(&optimizer), base_lr_(optimizer.lr()) {}
-
-void LRScheduler::step() { optimizer_->set_lr(lr_at(++last_epoch_)); }
-
-StepLR::StepLR(Optimizer& optimizer, int step_size, double gamma)
-    : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
-  if (step_size <= 0) fail<ValueError>("StepLR: step_size must be positive, got {}", step_size);
-  check_non_negative("StepLR", "gamma", gamma);
-}
-
-double StepLR::lr_at(int epoch) const { return base_lr_ * std::pow(gamma_, epoch / step_size_); }
-
-CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int t_max, double eta_min)
-    : LRScheduler(optimizer), t_max_(t_max), eta_min_(eta_min) {
-  if (t_max <= 0) fail<ValueError>("CosineAnnealingLR: t_max must be positive, got {}", t_max);
-  check_non_negative("CosineAnnealingLR", "eta_min", eta_min);
-}
-
-double CosineAnnealingLR::lr_at(int epoch) const {
-  const double phase = std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(t_max_);
-  return eta_min_ + (base_lr_ - eta_min_) * (1 + std::cos(phase)) / 2;
-}
 
 // --- clipping --------------------------------------------------------------------
 

@@ -12,6 +12,8 @@
 //   for (...) { opt.zero_grad(); loss.backward(); opt.step(); }  schedule.step() per epoch
 #pragma once
 
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,22 @@
 #include "../engine/tensor.hpp"
 
 namespace ember {
+
+// An optimizer's state as plain data, for checkpoints (io/training_state.hpp
+// writes it to one file with the model). Names follow PyTorch's state_dict:
+//   scalars  "lr", the hyperparameters ("momentum", "beta1", ...),
+//            "num_params", and for Adam/AdamW "<i>.step" per parameter
+//   tensors  SGD: "<i>.momentum_buffer" (parameters whose buffer holds a value);
+//            Adam/AdamW: "<i>.exp_avg", "<i>.exp_avg_sq" for every parameter
+// where <i> is the parameter's position in the optimizer's list.
+using StateScalars = std::map<std::string, double>;
+
+template <class T>
+struct OptimizerState {
+  std::string kind;  // "SGD", "Adam" or "AdamW"
+  StateScalars scalars;
+  std::vector<std::pair<std::string, TensorT<T>>> tensors;
+};
 
 // What every optimizer has regardless of its scalar type: a learning rate
 // (what schedules change), step() and zero_grad().
@@ -29,11 +47,21 @@ class Optimizer {
   virtual void zero_grad() = 0;  // sets existing gradients to zero, keeping their buffers
   double lr() const { return lr_; }
   void set_lr(double lr);  // ValueError when negative or NaN
+  const char* kind() const { return name_; }
+  // The lr the first schedule attached to this optimizer found (PyTorch's
+  // "initial_lr"): later schedules on the same optimizer start from it too,
+  // so a warmup that lowers the lr at construction does not lower the next
+  // schedule's base. Before any schedule, the current lr.
+  double initial_lr() const { return initial_lr_ >= 0 ? initial_lr_ : lr_; }
+  void set_initial_lr_once(double lr) {
+    if (initial_lr_ < 0) initial_lr_ = lr;
+  }
 
  protected:
   Optimizer(const char* name, double lr);
   const char* name_;
   double lr_;
+  double initial_lr_ = -1;  // unset
 };
 
 template <class T>
@@ -42,9 +70,21 @@ class OptimizerT : public Optimizer {
   const std::vector<TensorT<T>>& params() const { return params_; }
   void zero_grad() override;
 
+  // The state as named tensors (copies) and scalars; see OptimizerState.
+  virtual OptimizerState<T> state_dict() const = 0;
+  // Restores the lr, the buffers and the step counts. The state must come
+  // from an optimizer of the same kind over parameters of the same shapes,
+  // with the same hyperparameters other than lr (those are the caller's
+  // construction, not progress); any difference is a ValueError of one line
+  // naming it, and nothing is changed unless everything fits.
+  void load_state_dict(const OptimizerState<T>& state);
+  // The checks of load_state_dict alone.
+  virtual void check_state_dict(const OptimizerState<T>& state) const = 0;
+
  protected:
   // Checks that every parameter is a defined leaf and none appears twice.
   OptimizerT(const char* name, std::vector<TensorT<T>> params, double lr);
+  virtual void restore(const OptimizerState<T>& state) = 0;  // after check_state_dict passed
   std::vector<TensorT<T>> params_;
 };
 
@@ -65,8 +105,11 @@ class SGDT : public OptimizerT<T> {
   SGDT(std::vector<TensorT<T>> params, SGDOptions options = {});
   void step() override;
   const SGDOptions& options() const { return options_; }
+  OptimizerState<T> state_dict() const override;
+  void check_state_dict(const OptimizerState<T>& state) const override;
 
  private:
+  void restore(const OptimizerState<T>& state) override;
   SGDOptions options_;
   std::vector<Buffer<T>> momentum_;  // one per parameter when momentum != 0
   std::vector<char> started_;        // the parameter's buffer holds a value
@@ -93,11 +136,14 @@ class AdamT : public OptimizerT<T> {
   AdamT(std::vector<TensorT<T>> params, AdamOptions options = {});
   void step() override;
   const AdamOptions& options() const { return options_; }
+  OptimizerState<T> state_dict() const override;
+  void check_state_dict(const OptimizerState<T>& state) const override;
 
  protected:
   AdamT(const char* name, std::vector<TensorT<T>> params, AdamOptions options, bool decoupled);
 
  private:
+  void restore(const OptimizerState<T>& state) override;
   AdamOptions options_;
   bool decoupled_;
   std::vector<Buffer<T>> m_, v_;
@@ -119,50 +165,6 @@ using Adam64 = AdamT<double>;
 using AdamW = AdamWT<float>;
 using AdamW64 = AdamWT<double>;
 
-// --- learning-rate schedules -----------------------------------------------
-// Each holds the optimizer's learning rate at construction as base_lr and
-// sets lr = lr_at(epoch) on every step(), as PyTorch's schedulers do (call
-// step() once per epoch, after the optimizer's steps). The optimizer must
-// outlive its schedule.
-class LRScheduler {
- public:
-  virtual ~LRScheduler() = default;
-  void step();
-  virtual double lr_at(int epoch) const = 0;
-  int last_epoch() const { return last_epoch_; }
-  double last_lr() const { return optimizer_->lr(); }
-  double base_lr() const { return base_lr_; }
-
- protected:
-  explicit LRScheduler(Optimizer& optimizer);
-  Optimizer* optimizer_;
-  double base_lr_;
-  int last_epoch_ = 0;
-};
-
-// lr = base_lr · gamma^floor(epoch / step_size)
-class StepLR : public LRScheduler {
- public:
-  StepLR(Optimizer& optimizer, int step_size, double gamma = 0.1);
-  double lr_at(int epoch) const override;
-
- private:
-  int step_size_;
-  double gamma_;
-};
-
-// lr = eta_min + (base_lr - eta_min)·(1 + cos(π·epoch/t_max))/2: down to
-// eta_min at epoch t_max (and, as in PyTorch, back up after it).
-class CosineAnnealingLR : public LRScheduler {
- public:
-  CosineAnnealingLR(Optimizer& optimizer, int t_max, double eta_min = 0);
-  double lr_at(int epoch) const override;
-
- private:
-  int t_max_;
-  double eta_min_;
-};
-
 // Opt-in only (no optimizer clips by itself): scales all gradients by
 // max_norm/(norm+1e-6) when their global L2 norm exceeds max_norm, as
 // torch.nn.utils.clip_grad_norm_ does. Returns the norm before clipping
@@ -172,3 +174,5 @@ template <class T>
 double clip_grad_norm(const std::vector<TensorT<T>>& params, double max_norm);
 
 }  // namespace ember
+
+#include "scheduler.hpp"  // the learning-rate schedules, which users reach through this header

@@ -415,7 +415,8 @@ TensorT<T> identity(const TensorT<T>& x) {
 std::vector<std::string> activation_names() {
   return {"sigmoid",     "tanh",      "relu", "leaky_relu", "elu",  "gelu",    "gelu_tanh",   "silu",
           "softplus",    "centered_sigmoid", "identity",   "log_sigmoid", "hardtanh", "relu6",
-          "hardsigmoid", "hardswish", "selu", "celu",       "mish", "softsign"};
+          "hardsigmoid", "hardswish", "selu", "celu",       "mish", "softsign",
+          "relu_squared"};
 }
 
 template <class T>
@@ -441,6 +442,7 @@ ActivationFn<T> activation(std::string_view name) {
   if (name == "celu") return [](X x) { return celu(x); };
   if (name == "mish") return [](X x) { return mish(x); };
   if (name == "softsign") return [](X x) { return softsign(x); };
+  if (name == "relu_squared") return [](X x) { return relu_squared(x); };
 
   std::string valid;
   for (const auto& n : activation_names()) valid += (valid.empty() ? "" : ", ") + n;

@@ -58,15 +58,26 @@ template <class T> TensorT<T> prelu(const TensorT<T>& x, const TensorT<T>& weigh
 // a sigmoid(b), a and b the two halves of x along `axis`.
 template <class T> TensorT<T> glu(const TensorT<T>& x, int axis = -1);
 
+// BitNet b1.58's feed-forward activations (ops/activation_gated.cpp).
+// relu(x)^2: 0 for x <= 0 (gradient 0 there, continuous), x^2 above; the
+// activation of BitNet b1.58 2B4T. In activation_names().
+template <class T> TensorT<T> relu_squared(const TensorT<T>& x);
+// silu(a) * b, a and b the first and second halves of the last axis
+// ([..., 2h] -> [..., h]); the LLaMA/BitNet b1.58 SwiGLU with both
+// projections fused into one linear layer of width 2h. Not in
+// activation_names(): it halves its input's width, so it cannot stand where
+// an elementwise activation does. An odd last axis is a ShapeError.
+template <class T> TensorT<T> swiglu(const TensorT<T>& x);
+
 template <class T> TensorT<T> softmax(const TensorT<T>& x, int axis = -1);
 template <class T> TensorT<T> log_softmax(const TensorT<T>& x, int axis = -1);
 
 // Lookup by name, for trainers driven by the command line: "sigmoid", "tanh",
 // "relu", "leaky_relu", "elu", "gelu", "gelu_tanh", "silu", "softplus",
 // "centered_sigmoid", "identity", "log_sigmoid", "hardtanh", "relu6",
-// "hardsigmoid", "hardswish", "selu", "celu", "mish", "softsign" (parameters
-// at their defaults; prelu needs a weight and glu halves its input, so they
-// are not here). An unknown name is a ValueError that lists the valid names.
+// "hardsigmoid", "hardswish", "selu", "celu", "mish", "softsign",
+// "relu_squared" (parameters at their defaults; prelu needs a weight, glu
+// and swiglu halve their input, so they are not here). An unknown name is a ValueError that lists the valid names.
 // Each records a node under its lookup name, which diagnostics recognise.
 template <class T>
 using ActivationFn = std::function<TensorT<T>(const TensorT<T>&)>;

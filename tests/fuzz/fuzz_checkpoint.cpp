@@ -3,6 +3,7 @@
 // exception of another type or a hang is a finding.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <ember/ember.hpp>
@@ -22,6 +23,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     (void)ember::load_safetensors<double>(path);
+  } catch (const ember::Error&) {
+  }
+  // The training-state reader on top: metadata parsing and the optimizer's
+  // and schedule's checks see the same hostile bytes.
+  try {
+    static ember::Generator gen(0);
+    static auto model = ember::mlp({2, 3, 2}, "tanh", ember::Init::xavier, gen);
+    static ember::Adam opt(model.parameters());
+    static auto warmup = std::make_shared<ember::LinearLR>(opt, 0.5, 1.0, 2);
+    static auto cosine = std::make_shared<ember::CosineAnnealingLR>(opt, 4);
+    static ember::SequentialLR schedule(opt, {warmup, cosine}, {2});
+    (void)ember::load_training_state(path, model.named_parameters(), opt, &schedule);
   } catch (const ember::Error&) {
   }
   return 0;

@@ -338,7 +338,7 @@ TEST_CASE("load_safetensors: wrong entries (dtype, fields, metadata)") {
   const std::string data(8, '\0');
   auto one = [&](const std::string& e) { return make_file("{" + e + "}", data); };
   check_damaged(one(entry("w", "F16", "[4]", "[0, 8]")),
-                "tensor \"w\": dtype \"F16\" is not supported (ember reads F32 and F64)");
+                "tensor \"w\": dtype \"F16\" is not supported (ember reads F32, F64 and U8)");
   check_damaged(one(entry("w", "I64", "[1]", "[0, 8]")), "dtype \"I64\" is not supported");
   check_damaged(one("\"w\": {\"dtype\": 4, \"shape\": [2], \"data_offsets\": [0, 8]}"),
                 "tensor \"w\": dtype is not a string");

@@ -99,6 +99,8 @@ const std::vector<Activation> kActivations = {
      {}, {kInf, 0}, {1, 0}},
     {"softsign", [](L x) { return x / (1 + std::fabs(x)); }, [](L x) { return 1 / ((1 + std::fabs(x)) * (1 + std::fabs(x))); },
      {}, {1, -1}, {0, 0}},
+    {"relu_squared", [](L x) { return x > 0 ? x * x : 0; }, [](L x) { return x > 0 ? 2 * x : 0; }, {}, {kInf, 0},
+     {kInf, 0}},
 };
 
 bool close(double a, L ref, double atol, double rtol) {

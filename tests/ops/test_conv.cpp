@@ -1,0 +1,174 @@
+// Convolution: conv2d and conv1d against a direct loop from the definition,
+// against PyTorch, gradients by gradcheck and gradgradcheck, shape errors.
+#include <ember/ember.hpp>
+
+#include <vector>
+
+#include "../test_helpers.hpp"
+
+using namespace ember;
+
+namespace {
+
+// y[n, o, i, j] = b[o] + Σ_{c in group, a, e} x[n, c, i·s − p + a·d, j·s − p + e·d] · w[o, c − c0, a, e],
+// the definition, written out with no im2col.
+std::vector<double> naive_conv2d(const Tensor64& x, const Tensor64& w, const Tensor64& b, Size2 s, Size2 p, Size2 d,
+                                 Index groups) {
+  const Shape xs = x.shape(), ws = w.shape();
+  const Index N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], cg = ws[1], kh = ws[2], kw = ws[3];
+  const Index og = O / groups;
+  const Index OH = (H + 2 * p.h - d.h * (kh - 1) - 1) / s.h + 1, OW = (W + 2 * p.w - d.w * (kw - 1) - 1) / s.w + 1;
+  const auto xv = x.to_vector(), wv = w.to_vector();
+  std::vector<double> y;
+  for (Index n = 0; n < N; ++n)
+    for (Index o = 0; o < O; ++o)
+      for (Index i = 0; i < OH; ++i)
+        for (Index j = 0; j < OW; ++j) {
+          double acc = b.defined() ? b.to_vector()[o] : 0.0;
+          const Index c0 = (o / og) * cg;
+          for (Index c = 0; c < cg; ++c)
+            for (Index a = 0; a < kh; ++a)
+              for (Index e = 0; e < kw; ++e) {
+                const Index ih = i * s.h - p.h + a * d.h, iw = j * s.w - p.w + e * d.w;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += xv[((n * C + c0 + c) * H + ih) * W + iw] * wv[((o * cg + c) * kh + a) * kw + e];
+              }
+          y.push_back(acc);
+        }
+  (void)C;
+  return y;
+}
+
+struct Case {
+  Index n, c, h, w, o, kh, kw;
+  Size2 s, p, d;
+  Index groups;
+  bool bias;
+};
+
+}  // namespace
+
+TEST_CASE("conv2d: values equal the direct loop over stride, padding, dilation and groups") {
+  Generator gen(3);
+  const std::vector<Case> cases = {
+      {2, 3, 7, 6, 4, 3, 3, 1, 0, 1, 1, true},   {2, 3, 7, 6, 4, 3, 2, 2, 1, 1, 1, true},
+      {1, 4, 9, 8, 6, 3, 3, {2, 1}, {1, 2}, {2, 1}, 2, true}, {2, 4, 5, 5, 4, 3, 3, 1, 1, 1, 4, false},
+      {3, 2, 4, 5, 3, 1, 1, 1, 0, 1, 1, true},   {1, 2, 6, 6, 2, 1, 1, 2, 1, 1, 2, true},
+      {2, 3, 5, 4, 2, 5, 4, 3, 2, 1, 1, true},
+  };
+  for (const auto& k : cases) {
+    auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, k.kh, k.kw}, gen);
+    auto b = k.bias ? Tensor64::randn({k.o}, gen) : Tensor64{};
+    const auto y = conv2d(x, w, b, k.s, k.p, k.d, k.groups);
+    const auto expected = naive_conv2d(x, w, b, k.s, k.p, k.d, k.groups);
+    REQUIRE(y.numel() == static_cast<Index>(expected.size()));
+    const auto got = y.to_vector();
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("conv2d: a hand example") {
+  // x = 1..16 as [1, 1, 4, 4], w = [[1, 0], [0, -1]], bias 0.5, stride 2, padding 1:
+  // each output is 0.5 + x[top-left] - x[bottom-right] of its (padded) window.
+  std::vector<double> xv(16);
+  for (int i = 0; i < 16; ++i) xv[i] = i + 1;
+  auto x = Tensor64::from_data(xv, {1, 1, 4, 4});
+  auto w = Tensor64::from_data(std::vector<double>{1, 0, 0, -1}, {1, 1, 2, 2});
+  auto y = conv2d(x, w, Tensor64::from({0.5}), 2, 1);
+  CHECK(y.shape() == Shape{1, 1, 3, 3});
+  // windows' top-left rows/cols are -1, 1, 3: (out of range reads as 0)
+  CHECK(y.to_vector() == std::vector<double>{0.5 - 1, 0.5 - 3, 0.5 - 0, 0.5 - 9, 0.5 + 6 - 11, 0.5 + 8, 0.5 + 0,
+                                             0.5 + 14, 0.5 + 16});
+}
+
+TEST_CASE("conv1d: equals conv2d with H = 1, in one node") {
+  Generator gen(5);
+  auto x = Tensor64::randn({2, 4, 9}, gen), w = Tensor64::randn({6, 2, 3}, gen), b = Tensor64::randn({6}, gen);
+  auto y = conv1d(x, w, b, 2, 1, 2, 2);
+  auto y2 = conv2d(reshape(x, {2, 4, 1, 9}), reshape(w, {6, 2, 1, 3}), b, Size2(1, 2), Size2(0, 1), Size2(1, 2), 2);
+  CHECK(y.shape() == Shape{2, 6, 4});
+  CHECK(y.to_vector() == y2.to_vector());
+  x.requires_grad_(true);
+  auto z = conv1d(x, w, b, 2, 1, 2, 2);
+  CHECK(z.node().inputs.size() == 3);
+  CHECK(std::string(z.node().op) == "conv1d");
+}
+
+TEST_CASE("conv2d: gradcheck and gradgradcheck over stride, padding, dilation, groups") {
+  Generator gen(7);
+  const std::vector<Case> cases = {
+      {2, 2, 5, 4, 3, 3, 2, 1, 0, 1, 1, true},
+      {1, 2, 6, 5, 2, 3, 3, 2, 1, 1, 1, true},
+      {1, 4, 6, 6, 4, 2, 3, {1, 2}, {2, 1}, {2, 1}, 2, true},
+      {2, 2, 3, 3, 2, 1, 1, 1, 0, 1, 2, false},  // pointwise (1x1) path, depthwise
+  };
+  for (const auto& k : cases) {
+    auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, k.kh, k.kw}, gen);
+    const auto s = k.s, p = k.p, d = k.d;
+    const Index g = k.groups;
+    if (k.bias) {
+      auto b = Tensor64::randn({k.o}, gen);
+      CHECK_GRAD_AND_GRADGRAD([=](const auto& in) { return conv2d(in[0], in[1], in[2], s, p, d, g); }, {x, w, b});
+    } else {
+      CHECK_GRAD_AND_GRADGRAD([=](const auto& in) { return conv2d(in[0], in[1], Tensor64{}, s, p, d, g); }, {x, w});
+    }
+  }
+}
+
+TEST_CASE("conv1d: gradcheck and gradgradcheck") {
+  Generator gen(8);
+  auto x = Tensor64::randn({2, 2, 7}, gen), w = Tensor64::randn({4, 1, 3}, gen), b = Tensor64::randn({4}, gen);
+  CHECK_GRAD_AND_GRADGRAD([](const auto& in) { return conv1d(in[0], in[1], in[2], 2, 2, 1, 2); }, {x, w, b});
+}
+
+TEST_CASE("conv2d: third order through the gradient ops, against finite differences") {
+  // s(x, w) = Σ r·∂/∂w Σ (∂/∂x Σ conv(x, w)²)² is a derivative of order two
+  // of a quartic; its gradient in x (order three) runs the backward of
+  // conv_input_grad and conv_weight_grad's own recorded nodes.
+  Generator gen(9);
+  auto x0 = Tensor64::randn({1, 2, 4, 4}, gen), w = Tensor64::randn({2, 2, 2, 2}, gen);
+  auto r = Tensor64::randn({2, 2, 2, 2}, gen);
+  auto s = [&](const Tensor64& xv, bool keep) {
+    auto x = xv.detach().requires_grad_(true), ww = w.detach().requires_grad_(true);
+    auto y = conv2d(x, ww, Tensor64{}, 2, 1);
+    auto gx = ember::grad(sum(y * y), {x}, {.create_graph = true})[0];
+    auto gw = ember::grad(sum(gx * gx), {ww}, {.create_graph = true})[0];
+    auto out = sum(gw * r);
+    if (!keep) return std::vector<double>{out.item()};
+    auto g3 = ember::grad(out, {x})[0];
+    return g3.to_vector();
+  };
+  const auto analytic = s(x0, true);
+  const double eps = 1e-5;
+  for (Index i = 0; i < x0.numel(); ++i) {
+    auto xp = x0.to_vector(), xm = x0.to_vector();
+    xp[i] += eps;
+    xm[i] -= eps;
+    const double numeric = (s(Tensor64::from_data(xp, x0.shape()), false)[0] -
+                            s(Tensor64::from_data(xm, x0.shape()), false)[0]) / (2 * eps);
+    CHECK(analytic[i] == doctest::Approx(numeric).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("conv2d: shape errors name the op and the shapes") {
+  auto x = Tensor64::zeros({2, 3, 8, 8});
+  CHECK_THROWS_WITH_SUBSTR(conv2d(Tensor64::zeros({2, 3, 8}), Tensor64::zeros({4, 3, 3, 3})), ShapeError,
+                           "conv2d: input [2x3x8] must be rank 4 [N, C, H, W]");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 3, 3})), ShapeError, "conv2d: weight [4x3x3] must be rank 4");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 1, 3, 3}), {}, 1, 0, 1, 2), ShapeError,
+                           "conv2d: input [2x3x8x8] has 3 channels, not divisible by groups 2");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 2, 3, 3})), ShapeError,
+                           "conv2d: weight [4x2x3x3] takes 2 input channels per group, input [2x3x8x8] with groups 1 "
+                           "gives 3");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 3, 9, 3})), ShapeError,
+                           "conv2d: kernel [4x3x9x3] (dilation 1x1) larger than the padded input 8x8");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 3, 3, 3}), {}, 1, 0, 4), ShapeError,
+                           "larger than the padded input");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 3, 3, 3}), Tensor64::zeros({3})), ShapeError,
+                           "conv2d: bias [3] does not match weight [4x3x3x3]: expected [4]");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({4, 3, 3, 3}), {}, 0), ValueError, "conv2d: stride (0, 0)");
+  CHECK_THROWS_WITH_SUBSTR(conv2d(x, Tensor64::zeros({3, 1, 3, 3}), {}, 1, 0, 1, 0), ValueError,
+                           "conv2d: groups 0 must be >= 1");
+  CHECK_THROWS_WITH_SUBSTR(conv1d(x, Tensor64::zeros({4, 3, 3})), ShapeError,
+                           "conv1d: input [2x3x8x8] must be rank 3 [N, C, L]");
+}
