@@ -156,7 +156,8 @@ int report(const Options& options, const Config& config, const std::vector<RunRe
                int(r.diverged), r.diverged_step, r.dead, r.negative, r.ms_per_step);
       for (const CurvePoint& p : rec.curve) {
         std::string line = CsvWriter::line(r.activation, r.lr, r.seed, p.step, p.loss, p.accuracy);
-        for (double d : p.dead_per_layer) line += "," + CsvWriter::cell(d);
+        // append, not "," + cell: GCC 12 warns -Wrestrict (a false positive) on the latter
+        for (double d : p.dead_per_layer) line.append(1, ',').append(CsvWriter::cell(d));
         curves.write_line(line);
       }
     }
