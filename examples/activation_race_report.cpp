@@ -88,7 +88,8 @@ Cell cell_of(std::vector<const Run*> runs, std::size_t layers) {
     acc.push_back(r->final_accuracy);
     dead.push_back(r->dead);
     neg.push_back(r->negative);
-    for (std::size_t l = 0; l < layers && l < r->dead_per_layer.size(); ++l) per_layer[l].push_back(r->dead_per_layer[l]);
+    for (std::size_t l = 0; l < layers && l < r->dead_per_layer.size(); ++l)
+      per_layer[l].push_back(r->dead_per_layer[l]);
   }
   c.steps_90 = range_of(s90), c.steps_95 = range_of(s95), c.accuracy = range_of(acc);
   c.dead = range_of(dead), c.negative = range_of(neg);
@@ -103,7 +104,8 @@ json cell_json(const Cell& c, double lr) {
   for (const Run* r : c.runs)
     if (r->diverged) diverged_seeds.push_back(r->seed);
   return {{"lr", lr}, {"runs", c.runs.size()}, {"diverged", c.diverged},
-          {"diverged_seeds", diverged_seeds.empty() ? std::string("none") : fmt::format("{}", fmt::join(diverged_seeds, ", "))},
+          {"diverged_seeds",
+           diverged_seeds.empty() ? std::string("none") : fmt::format("{}", fmt::join(diverged_seeds, ", "))},
           {"reached_95", c.reached_95},
           {"steps_to_90", range_json(c.steps_90, true)}, {"steps_to_95", range_json(c.steps_95, true)},
           {"final_accuracy", range_json(c.accuracy, false)}, {"dead", range_json(c.dead, false)},
@@ -234,7 +236,8 @@ int report(const Options& options, const Config& config, const std::vector<RunRe
                            steps_range(c.steps_95), c.reached_95, c.runs.size(), pct_range(c.accuracy),
                            pct_range(c.dead));
     summary["best"][act] = cell_json(c, best_lr(act));
-    for (std::size_t l = 0; l < n_lr; ++l) summary["by_rate"][act][lr_key(config.lrs[l])] = cell_json(cell(act, l), config.lrs[l]);
+    for (std::size_t l = 0; l < n_lr; ++l)
+      summary["by_rate"][act][lr_key(config.lrs[l])] = cell_json(cell(act, l), config.lrs[l]);
   }
   std::string grid_md = "| lr |";
   for (const auto& act : config.activations) grid_md += " " + act + " |";
@@ -396,7 +399,8 @@ int report(const Options& options, const Config& config, const std::vector<RunRe
     q5["relu_diverged_runs"] = relu_diverged;
     q5["relu_runs"] = relu_runs;
     if (collapse != n_lr && collapse != dies)
-      dies_text += fmt::format("; from lr {} the median relu net has collapsed ({} test accuracy, chance is 10%; layer 2 {} dead)",
+      dies_text += fmt::format("; from lr {} the median relu net has collapsed ({} test accuracy, chance is 10%; "
+                               "layer 2 {} dead)",
                                config.lrs[collapse], pct_range(cell("relu", collapse).accuracy),
                                layers >= 2 ? pct_range(cell("relu", collapse).dead_per_layer[1]) : "–");
     if (leaky_div != n_lr && leaky_all != n_lr && leaky_all != leaky_div)

@@ -223,7 +223,9 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
         ++finished;
         const double elapsed = std::chrono::duration<double>(now - sweep_start).count();
         const double left = elapsed / double(finished) * double(share.size() - finished);
-        std::fprintf(stderr, "%ssweep %s: point %zu done in %.2f s (rank %d of %d: %zu of its %zu, %.0f s elapsed, ~%.0f s left)%s",
+        std::fprintf(stderr,
+                     "%ssweep %s: point %zu done in %.2f s (rank %d of %d: %zu of its %zu, %.0f s elapsed, "
+                     "~%.0f s left)%s",
                      tty ? "\r\033[K" : "", name.c_str(), i, seconds, rank, size, finished, share.size(), elapsed, left,
                      tty && finished < share.size() ? "" : "\n");
       } catch (...) {
