@@ -10,11 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
 command -v gnuplot >/dev/null || { echo "make_figures: needs gnuplot (sudo apt-get install gnuplot-nox)" >&2; exit 1; }
-mkdir -p docs/img results
-commit=$(git rev-parse --short HEAD)
-# dirty: a tracked file outside docs/ (the outputs of this script) differs from HEAD
-git diff --quiet HEAD -- . ':!docs' 2>/dev/null || commit="$commit-dirty"
-echo "$commit" > results/COMMIT
+mkdir -p docs/img
 
 run() {  # trainer, doc prefix, pngs...
   local trainer=$1 prefix=$2
@@ -28,10 +24,16 @@ run() {  # trainer, doc prefix, pngs...
 run vanishing_gradients q1 grad_norm_at_init.png local_derivative_at_init.png saturation.png dead_units.png loss.png \
   accuracy.png
 run zero_centered q2 single_neuron.png sign_agreement.png speed.png conditioning.png
-run activation_race q4 race.png lr_sweep.png dead_units.png
+run activation_race q4 race.png dead_units.png
+cp results/activation_race/lr_sweep.png docs/img/q4-lr_sweep.png
 # Q3: training-step timing (varies run to run: its own file, timing.json) and
 # the activation rows of the committed ember_bench run (docs/bench/).
 "$build/examples/activation_race" --time --out results/activation_race | tee results/activation_race/timing.txt
 scripts/bench_activation_table.py "$(ls docs/bench/*-activations.jsonl | tail -1)" --out results/ember_bench
+# The commit the results come from, -dirty when a tracked file outside docs/
+# (this script's outputs) differs from HEAD; then every page template.
+commit=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- . ':!docs' 2>/dev/null || commit="$commit-dirty"
+echo "$commit" > results/COMMIT
 scripts/render_docs.py --results results docs/pages/*.md.in
 echo "figures are in docs/img/, pages rendered from results/ at $commit"
