@@ -24,6 +24,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 #include <cmath>
 #include <fstream>
 
@@ -159,9 +162,11 @@ int time_steps(const Options& options, const Config& config, const Data& data) {
     BatchIterator batches;
     ActivationFn<float> fn;
     std::vector<Tensor> inputs, upstream;  // the activation alone, on the hidden shapes
-    std::vector<double> step_ms, act_us;
+    std::vector<double> step_ms, act_us, ftz_ms;  // ftz: subnormals flushed to zero
   };
-  std::vector<std::unique_ptr<Timed>> all;
+  // `twin` trains identical copies with subnormals flushed to zero: their
+  // own state, since a flushed momentum buffer stays flushed.
+  std::vector<std::unique_ptr<Timed>> all, twin;
   Generator input_gen(options.seed + 3);
   for (const auto& act : config.activations) {
     auto t = std::make_unique<Timed>(act, data, config, options.seed);
@@ -170,7 +175,14 @@ int time_steps(const Options& options, const Config& config, const Data& data) {
       t->upstream.push_back(Tensor::ones({config.batch_size, w}));
     }
     all.push_back(std::move(t));
+    twin.push_back(std::make_unique<Timed>(act, data, config, options.seed));
   }
+#ifdef __SSE__
+  const unsigned int mxcsr = _mm_getcsr();
+  auto flush = [&](bool on) { _mm_setcsr(on ? mxcsr | 0x8040u : mxcsr); };  // FTZ and DAZ, this thread only
+#else
+  auto flush = [](bool) {};
+#endif
   Batch batch;
   auto step = [&](Timed& t) {
     if (!t.batches.next(batch)) t.batches.next(batch);
@@ -183,22 +195,37 @@ int time_steps(const Options& options, const Config& config, const Data& data) {
   };
   for (auto& t : all)
     for (int i = 0; i < warmup; ++i) step(*t), act_alone(*t);
+  flush(true);
+  for (auto& t : twin)
+    for (int i = 0; i < warmup; ++i) step(*t);
+  flush(false);
   for (int r = 0; r < rounds; ++r)
-    for (auto& t : all) {
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      Timed* t = all[k].get();
       CpuStopwatch watch;
       for (int i = 0; i < steps; ++i) step(*t);
       t->step_ms.push_back(1e3 * watch.seconds() / steps);
       CpuStopwatch act_watch;
       for (int i = 0; i < steps; ++i) act_alone(*t);
       t->act_us.push_back(1e6 * act_watch.seconds() / steps);
+#ifdef __SSE__
+      // The twin's steps with subnormal floats flushed to zero: what
+      // subnormal arithmetic costs the step.
+      flush(true);
+      CpuStopwatch ftz_watch;
+      for (int i = 0; i < steps; ++i) step(*twin[k]);
+      t->ftz_ms.push_back(1e3 * ftz_watch.seconds() / steps);
+      flush(false);
+#endif
     }
   auto med = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  double relu_ms = NAN, relu_us = NAN;
+  double relu_ms = NAN, relu_us = NAN, relu_ftz = NAN;
   for (auto& t : all)
-    if (t->act == "relu") relu_ms = med(t->step_ms), relu_us = med(t->act_us);
+    if (t->act == "relu")
+      relu_ms = med(t->step_ms), relu_us = med(t->act_us), relu_ftz = t->ftz_ms.empty() ? NAN : med(t->ftz_ms);
   nlohmann::ordered_json out;
   out["steps_per_block"] = steps;
   out["rounds"] = rounds;
@@ -206,16 +233,19 @@ int time_steps(const Options& options, const Config& config, const Data& data) {
   out["batch"] = config.batch_size;
   out["note"] = "CPU time of this thread; varies from run to run: not part of any page's staleness check";
   std::string table = "| activation | CPU ms per training step | min–max over rounds | × relu | the activation alone, "
-                      "forward+backward, µs per step | × relu | share of the step |\n|---|---:|---:|---:|---:|---:|---:|\n";
+                      "forward+backward, µs per step | × relu | share of the step | step with subnormals flushed "
+                      "to zero, ms | × relu |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   heading("Q3: CPU time of one training step (forward, backward, SGD step), and of the activation alone in it");
   for (auto& t : all) {
-    const double ms = med(t->step_ms), us = med(t->act_us);
+    const double ms = med(t->step_ms), us = med(t->act_us), ftz = t->ftz_ms.empty() ? NAN : med(t->ftz_ms);
     const auto [lo, hi] = std::minmax_element(t->step_ms.begin(), t->step_ms.end());
     out["activations"][t->act] = {{"ms_per_step", ms}, {"min", *lo}, {"max", *hi}, {"vs_relu", ms / relu_ms},
                                   {"activation_us", us}, {"activation_vs_relu", us / relu_us},
-                                  {"activation_share", us / (1e3 * ms)}};
-    table += fmt::format("| {} | {:.4f} | {:.4f}–{:.4f} | {:.2f}× | {:.2f} | {:.2f}× | {:.0f}% |\n", t->act, ms, *lo, *hi,
-                         ms / relu_ms, us, us / relu_us, 100 * us / (1e3 * ms));
+                                  {"activation_share", us / (1e3 * ms)}, {"ms_per_step_ftz", ftz},
+                                  {"ftz_vs_relu", ftz / relu_ftz}};
+    table += fmt::format("| {} | {:.4f} | {:.4f}–{:.4f} | {:.2f}× | {:.2f} | {:.2f}× | {:.0f}% | {:.4f} | {:.2f}× |\n",
+                         t->act, ms, *lo, *hi, ms / relu_ms, us, us / relu_us, 100 * us / (1e3 * ms), ftz,
+                         ftz / relu_ftz);
     fmt::print("  {:<10} step {:.4f} ms ({:.4f}-{:.4f}), {:.2f}x relu; activation alone {:.2f} us ({:.0f}% of the step)\n",
                t->act, ms, *lo, *hi, ms / relu_ms, us, 100 * us / (1e3 * ms));
   }
@@ -223,18 +253,30 @@ int time_steps(const Options& options, const Config& config, const Data& data) {
     // The verdict, from these numbers: the step ratios of sigmoid and tanh,
     // and the range of the activation's share of a step.
     double share_lo = 1, share_hi = 0;
-    std::string share_lo_act, share_hi_act, ratios;
+    std::string share_lo_act, share_hi_act, ratios, ftz_ratios;
     for (auto& t : all) {
       const double share = med(t->act_us) / (1e3 * med(t->step_ms));
       if (share < share_lo) share_lo = share, share_lo_act = t->act;
       if (share > share_hi) share_hi = share, share_hi_act = t->act;
       if (t->act == "sigmoid" || t->act == "tanh")
+      {
         ratios += fmt::format("{}{} {:.2f}×", ratios.empty() ? "" : ", ", t->act, med(t->step_ms) / relu_ms);
+        if (!t->ftz_ms.empty())
+          ftz_ratios += fmt::format("{}{} {:.2f}×", ftz_ratios.empty() ? "" : ", ", t->act, med(t->ftz_ms) / relu_ftz);
+      }
     }
     out["verdict"] = fmt::format(
         "a whole training step costs, relative to relu's: {}; the activation's own forward+backward is {:.0f}% "
         "({}) to {:.0f}% ({}) of a step, the rest is the matrix products, the loss and the optimizer",
         ratios, 100 * share_lo, share_lo_act, 100 * share_hi, share_hi_act);
+    if (!ftz_ratios.empty())
+      out["verdict_ftz"] = fmt::format(
+          "with subnormal floats flushed to zero (FTZ/DAZ) relu's step takes {:.2f}× its normal time, and the "
+          "ratios become {}{}",
+          relu_ftz / relu_ms, ftz_ratios,
+          relu_ftz < 0.95 * relu_ms ? ": part of relu's step time is arithmetic on subnormal floats, not the "
+                                      "activation itself (which values are subnormal was not traced)"
+                                    : "");
     fmt::print("{}\n", out["verdict"].get<std::string>());
   }
   std::ofstream(options.out / "timing.json") << out.dump(2) << "\n";
