@@ -1,16 +1,18 @@
 // Q4 (does ReLU train faster?), Q5 (dead ReLUs) and Q3's training-time side,
 // on the digits data (8x8 images, 10 classes).
 //
-// The race: one MLP, one optimizer, one batch order; only the activation
-// changes (sigmoid, tanh, relu, leaky_relu, elu, gelu), each initialized by
-// its family's rule (Xavier for sigmoid and tanh, Kaiming for the ReLU
-// family, both with PyTorch's gain for the activation). Steps and seconds to
-// 90% and 95% test accuracy, and the final accuracy.
+// The race is a sweep: activation x learning rate x seed, one MLP, one
+// optimizer, one batch order per seed; only the activation and the rate
+// change. Each activation is initialized by its family's rule (Xavier for
+// sigmoid and tanh, Kaiming for the ReLU family, both with PyTorch's gain)
+// and compared at its own best rate (activation_race_report.cpp). Every run
+// also counts dead units (output 0 on every training sample) over training,
+// so Q5 reads where ReLU dies and where LeakyReLU diverges along the rates.
 //
-// Dead units: relu and leaky_relu at the race's learning rate and at a
-// too-high one; the fraction of units that output zero on every training
-// sample, per layer, over training.
-#include "common.hpp"
+// --time measures instead the CPU time of one training step per activation
+// (Q3), on one thread, into timing.json: timings vary from run to run, so
+// they never mix with the sweep's deterministic results.
+#include "activation_race.hpp"
 #include "mlp.hpp"
 #include "sweep.hpp"
 
@@ -19,31 +21,22 @@
 #include <nn/optim.hpp>
 #include <ops/loss.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 #include <cmath>
-#include <limits>
-#include <map>
+#include <fstream>
 
 #include <fmt/ranges.h>
 
 using namespace ember;
 using namespace ember::examples;
+using namespace ember::examples::race;
 
 namespace {
-
-struct Config {
-  std::vector<std::string> activations{"sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu"};
-  std::vector<Index> hidden{128, 64};
-  Index batch_size = 32;
-  double lr = 0.05;
-  double momentum = 0.9;
-  int epochs = 20;
-  int seeds = 3;
-  int eval_every = 10;
-  // Dead units: the race's lr against one far too high for it.
-  double high_lr = 0.1;
-  int dead_epochs = 20;
-};
 
 struct Data {
   Dataset train, test;
@@ -72,398 +65,338 @@ Mlp make_model(const std::string& act, const Data& d, const Config& c, Generator
   return Mlp(widths(d, c), act, saturating ? Init::xavier_uniform : Init::kaiming_normal, calculate_gain(act), gen);
 }
 
-struct RaceResult {
-  std::string activation;
-  std::uint64_t seed = 0;
-  int steps_to_90 = -1, steps_to_95 = -1;
-  double seconds_to_90 = NAN, seconds_to_95 = NAN;
-  double final_accuracy = 0, final_loss = 0;
-  double seconds_per_step = 0;
-};
-
-RaceResult race(const std::string& act, std::uint64_t seed, const Data& data, const Config& config,
-                std::string* curves) {
+// Dead: output exactly 0 on every training sample. Negative: pre-activation
+// <= 0 on every training sample (for relu the same units; a leaky_relu unit
+// there still passes 1% of its gradient and can come back).
+RunRecord train(const std::string& act, double lr, std::uint64_t seed, const Data& data, const Config& config) {
   Generator init_gen(seed + 1), batch_gen(seed + 2);
   Mlp model = make_model(act, data, config, init_gen);
-  SGDT<float> sgd(model.parameters(), {.lr = config.lr, .momentum = config.momentum});
+  SGDT<float> sgd(model.parameters(), {.lr = lr, .momentum = config.momentum});
   BatchIterator batches(data.train, config.batch_size, batch_gen);
   const int total_steps = config.epochs * int(batches.num_batches());
-  RaceResult r;
+  RunRecord rec;
+  Run& r = rec.run;
   r.activation = act;
+  r.lr = lr;
   r.seed = seed;
   double train_seconds = 0;  // CPU time of the training steps only: evaluations are not part of the race
+  int steps_run = 0;
   Batch batch;
+  std::vector<HiddenLayer> hidden;
+  auto diverge = [&](int step) { r.diverged = true, r.diverged_step = step; };
   for (int step = 0; step <= total_steps; ++step) {
     if (step % config.eval_every == 0 || step == total_steps) {
       NoGradGuard no_grad;
-      double loss = cross_entropy(model.forward(data.train.features), data.train.labels).item();
-      double acc = accuracy(model.forward(data.test.features), data.test.labels);
-      if (curves) *curves += CsvWriter::line(act, step, train_seconds, loss, acc) + "\n";
-      if (r.steps_to_90 < 0 && acc >= 0.90) r.steps_to_90 = step, r.seconds_to_90 = train_seconds;
-      if (r.steps_to_95 < 0 && acc >= 0.95) r.steps_to_95 = step, r.seconds_to_95 = train_seconds;
-      r.final_accuracy = acc;
-      r.final_loss = loss;
+      CurvePoint p;
+      p.step = step;
+      p.loss = cross_entropy(model.forward(data.train.features, &hidden), data.train.labels).item();
+      p.accuracy = accuracy(model.forward(data.test.features), data.test.labels);
+      Index dead = 0, negative = 0, units = 0;
+      for (const HiddenLayer& layer : hidden) {
+        auto y = layer.pre.matrix().array();
+        auto h = layer.post.matrix().array();
+        const Index d = (h == 0.0f).colwise().all().count();
+        dead += d;
+        negative += (y <= 0.0f).colwise().all().count();
+        units += h.cols();
+        p.dead_per_layer.push_back(double(d) / double(h.cols()));
+      }
+      if (step == 0) r.initial_loss = p.loss;
+      const bool blown = !std::isfinite(p.loss) || p.loss > config.blow_up * r.initial_loss;
+      if (!blown) {
+        if (std::isnan(r.steps_to_90) && p.accuracy >= 0.90) r.steps_to_90 = step;
+        if (std::isnan(r.steps_to_95) && p.accuracy >= 0.95) r.steps_to_95 = step;
+        r.final_accuracy = p.accuracy;
+        r.final_loss = p.loss;
+        r.dead = double(dead) / double(units);
+        r.negative = double(negative) / double(units);
+        r.dead_per_layer = p.dead_per_layer;
+      }
+      rec.curve.push_back(std::move(p));
+      if (blown) {
+        diverge(step);
+        break;
+      }
     }
     if (step == total_steps) break;
     CpuStopwatch watch;
     if (!batches.next(batch)) batches.next(batch);
     sgd.zero_grad();
-    cross_entropy(model.forward(batch.features), batch.labels).backward();
-    sgd.step();
-    train_seconds += watch.seconds();
-  }
-  r.seconds_per_step = train_seconds / total_steps;
-  return r;
-}
-
-struct DeadResult {
-  double final_dead = 0, peak_dead = 0, final_negative = 0, final_accuracy = 0;
-  int diverged = 0;  // runs whose training loss stopped being finite
-};
-
-// Dead: output exactly 0 on every training sample. Negative: pre-activation
-// <= 0 on every training sample (for relu the same thing; a leaky_relu unit
-// there still passes 1% of its gradient and can come back).
-DeadResult dead_units(const std::string& act, double lr, std::uint64_t seed, const Data& data, const Config& config,
-                      std::string& rows) {
-  Generator init_gen(seed + 1), batch_gen(seed + 2);
-  Mlp model = make_model(act, data, config, init_gen);
-  SGDT<float> sgd(model.parameters(), {.lr = lr, .momentum = config.momentum});
-  BatchIterator batches(data.train, config.batch_size, batch_gen);
-  const int total_steps = config.dead_epochs * int(batches.num_batches());
-  DeadResult result;
-  Batch batch;
-  std::vector<HiddenLayer> hidden;
-  for (int step = 0; step <= total_steps; ++step) {
-    if (step % config.eval_every == 0 || step == total_steps) {
-      NoGradGuard no_grad;
-      model.forward(data.train.features, &hidden);
-      Index dead = 0, negative = 0, units = 0;
-      for (std::size_t l = 0; l < hidden.size(); ++l) {
-        auto y = hidden[l].pre.matrix().array();
-        auto h = hidden[l].post.matrix().array();
-        const Index d = (h == 0.0f).colwise().all().count();
-        const Index n = (y <= 0.0f).colwise().all().count();
-        rows += CsvWriter::line(act, lr, seed, step, l + 1, double(d) / double(h.cols()), double(n) / double(y.cols())) +
-                "\n";
-        dead += d;
-        negative += n;
-        units += h.cols();
-      }
-      result.final_dead = double(dead) / double(units);
-      result.final_negative = double(negative) / double(units);
-      result.peak_dead = std::max(result.peak_dead, result.final_dead);
-      if (step == total_steps) result.final_accuracy = accuracy(model.forward(data.test.features), data.test.labels);
-    }
-    if (step == total_steps) break;
-    if (!batches.next(batch)) batches.next(batch);
-    sgd.zero_grad();
     Tensor loss = cross_entropy(model.forward(batch.features), batch.labels);
-    if (!std::isfinite(loss.item())) result.diverged = 1;
+    if (!std::isfinite(loss.item())) {
+      diverge(step);
+      break;
+    }
     loss.backward();
     sgd.step();
+    train_seconds += watch.seconds();
+    ++steps_run;
   }
-  return result;
-}
-
-// A sweep point's result travels as text (sweep.hpp): its CSV rows, and
-// for a race point first its race.csv row, which holds the whole RaceResult.
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t eol = text.find('\n', pos);
-    lines.push_back(text.substr(pos, eol - pos));
-    pos = eol == std::string::npos ? text.size() : eol + 1;
+  if (!r.diverged && !(r.final_loss <= r.initial_loss)) diverge(total_steps);  // ended above where it started
+  if (r.diverged) {
+    r.final_accuracy = r.final_loss = r.dead = r.negative = NAN;
+    r.dead_per_layer.clear();
   }
-  return lines;
+  r.ms_per_step = steps_run ? 1e3 * train_seconds / steps_run : NAN;
+  return rec;
 }
-std::vector<double> numbers_of(const std::string& line, std::size_t skip) {  // empty cell -> NaN
-  std::vector<double> v;
-  std::size_t pos = 0, field = 0;
-  for (;;) {
-    const std::size_t comma = line.find(',', pos);
-    const std::string cell = line.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (field++ >= skip) v.push_back(cell.empty() ? NAN : std::stod(cell));
-    if (comma == std::string::npos) return v;
-    pos = comma + 1;
+
+// Q3's training-time side: CPU ms per training step for each activation at
+// the shared rate, first seed, serially on this thread; and, apart, the
+// activation's own forward+backward on the step's hidden shapes ([batch,
+// width] per hidden layer), to show its share of the step. Blocks of
+// `steps` steps are interleaved across the activations (round after round),
+// so a slow spell of a busy machine hits every activation alike; medians
+// and min-max over the rounds.
+int time_steps(const Options& options, const Config& config, const Data& data) {
+  const int warmup = options.quick ? 20 : 100, steps = options.quick ? 50 : 200, rounds = options.quick ? 3 : 15;
+  struct Timed {
+    Timed(const std::string& name, const Data& data, const Config& config, std::uint64_t seed)
+        : act(name), init_gen(seed + 1), batch_gen(seed + 2), model(make_model(name, data, config, init_gen)),
+          sgd(model.parameters(), {.lr = config.shared_lr, .momentum = config.momentum}),
+          batches(data.train, config.batch_size, batch_gen), fn(activation<float>(name)) {}
+    std::string act;
+    Generator init_gen, batch_gen;  // the iterator keeps a reference to its generator
+    Mlp model;
+    SGDT<float> sgd;
+    BatchIterator batches;
+    ActivationFn<float> fn;
+    std::vector<Tensor> inputs, upstream;  // the activation alone, on the hidden shapes
+    std::vector<double> step_ms, act_us, ftz_ms;  // ftz: subnormals flushed to zero
+  };
+  // `twin` trains identical copies with subnormals flushed to zero: their
+  // own state, since a flushed momentum buffer stays flushed.
+  std::vector<std::unique_ptr<Timed>> all, twin;
+  Generator input_gen(options.seed + 3);
+  for (const auto& act : config.activations) {
+    auto t = std::make_unique<Timed>(act, data, config, options.seed);
+    for (Index w : config.hidden) {
+      t->inputs.push_back(Tensor::randn({config.batch_size, w}, input_gen).requires_grad_());
+      t->upstream.push_back(Tensor::ones({config.batch_size, w}));
+    }
+    all.push_back(std::move(t));
+    twin.push_back(std::make_unique<Timed>(act, data, config, options.seed));
   }
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return NAN;
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-std::string steps_text(double v) { return std::isinf(v) || std::isnan(v) ? std::string("never") : fixed(v, 0); }
-
-std::string plot_script(const Config& config, std::uint64_t seed) {
-  std::string s = gnuplot_preamble(1300, 550);
-  s += fmt::format("normal_lr = {}\nhigh_lr = {}\nlayers = {}\nseed = {}\n", config.lr, config.high_lr,
-                   config.hidden.size(), seed);
-  s += R"gp(
-acts = "sigmoid tanh relu leaky_relu elu gelu"
-colors = "#d62728 #1f77b4 #2ca02c #ff7f0e #9467bd #8c564b"
-set output 'race.png'
-set multiplot layout 1,2 title 'The race on digits: same MLP, init rule per family, SGD with momentum, first seed'
-set xlabel 'step'
-set key bottom right
-set title 'Test accuracy'
-set ylabel 'test accuracy'
-set yrange [0:1]
-set ytics 0.1
-plot 0.9 with lines dt 2 lc rgb '#999999' notitle, 0.95 with lines dt 3 lc rgb '#999999' notitle, \
-  for [a=1:6] 'race_curves.csv' using (strcol(1) eq word(acts,a) ? $2 : NaN):5 \
-  with lines lw 2 lc rgb word(colors,a) title word(acts,a)
-set title 'Training loss'
-set ylabel 'cross-entropy (log scale)'
-set yrange [*:*]
-set ytics auto
-set logscale y
-set format y '%.0e'
-set key top right
-plot for [a=1:6] 'race_curves.csv' using (strcol(1) eq word(acts,a) ? $2 : NaN):4 \
-  with lines lw 2 lc rgb word(colors,a) title word(acts,a)
-unset multiplot
-unset logscale y
-set format y '%g'
-
-set terminal pngcairo size 1100,800 noenhanced font 'Sans,11'
-set output 'dead_units.png'
-set multiplot layout 2,2 title sprintf('Units that output 0 on every training sample (solid), and units negative on every sample (dashed); seed %d', seed)
-stats 'dead_units.csv' using 6 nooutput
-top = STATS_max
-stats 'dead_units.csv' using 7 nooutput
-top = (STATS_max > top ? STATS_max : top)
-set yrange [0:(top > 0 ? 1.1 * top : 1)]
-set ylabel 'fraction of the layer'
-set key top left
-dead_acts = "relu leaky_relu"
-sel(a, lr) = strcol(1) eq a && abs($2 - lr) < 1e-9 && $3 == seed
-do for [a=1:2] {
-  do for [k=1:2] {
-    lr = (k == 1 ? normal_lr : high_lr)
-    set title sprintf('%s, lr %g', word(dead_acts,a), lr)
-    plot for [l=1:layers] 'dead_units.csv' using (sel(word(dead_acts,a), lr) && $5 == l ? $4 : NaN):6 \
-      with lines lw 2 lc l title sprintf('layer %d dead', l), \
-      for [l=1:layers] 'dead_units.csv' using (sel(word(dead_acts,a), lr) && $5 == l ? $4 : NaN):7 \
-      with lines lw 1 dt 2 lc l title sprintf('layer %d negative', l)
+#ifdef __SSE__
+  const unsigned int mxcsr = _mm_getcsr();
+  auto flush = [&](bool on) { _mm_setcsr(on ? mxcsr | 0x8040u : mxcsr); };  // FTZ and DAZ, this thread only
+#else
+  auto flush = [](bool) {};
+#endif
+  Batch batch;
+  auto step = [&](Timed& t) {
+    if (!t.batches.next(batch)) t.batches.next(batch);
+    t.sgd.zero_grad();
+    cross_entropy(t.model.forward(batch.features), batch.labels).backward();
+    t.sgd.step();
+  };
+  auto act_alone = [](Timed& t) {
+    for (std::size_t l = 0; l < t.inputs.size(); ++l) t.fn(t.inputs[l]).backward(t.upstream[l]);
+  };
+  for (auto& t : all)
+    for (int i = 0; i < warmup; ++i) step(*t), act_alone(*t);
+  flush(true);
+  for (auto& t : twin)
+    for (int i = 0; i < warmup; ++i) step(*t);
+  flush(false);
+  for (int r = 0; r < rounds; ++r)
+    for (std::size_t k = 0; k < all.size(); ++k) {
+      Timed* t = all[k].get();
+      CpuStopwatch watch;
+      for (int i = 0; i < steps; ++i) step(*t);
+      t->step_ms.push_back(1e3 * watch.seconds() / steps);
+      CpuStopwatch act_watch;
+      for (int i = 0; i < steps; ++i) act_alone(*t);
+      t->act_us.push_back(1e6 * act_watch.seconds() / steps);
+#ifdef __SSE__
+      // The twin's steps with subnormal floats flushed to zero: what
+      // subnormal arithmetic costs the step.
+      flush(true);
+      CpuStopwatch ftz_watch;
+      for (int i = 0; i < steps; ++i) step(*twin[k]);
+      t->ftz_ms.push_back(1e3 * ftz_watch.seconds() / steps);
+      flush(false);
+#endif
+    }
+  auto med = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  double relu_ms = NAN, relu_us = NAN, relu_ftz = NAN;
+  for (auto& t : all)
+    if (t->act == "relu")
+      relu_ms = med(t->step_ms), relu_us = med(t->act_us), relu_ftz = t->ftz_ms.empty() ? NAN : med(t->ftz_ms);
+  nlohmann::ordered_json out;
+  out["steps_per_block"] = steps;
+  out["rounds"] = rounds;
+  out["lr"] = config.shared_lr;
+  out["batch"] = config.batch_size;
+  out["note"] = "CPU time of this thread; varies from run to run: not part of any page's staleness check";
+  std::string table = "| activation | CPU ms per training step | min–max over rounds | × relu | the activation alone, "
+                      "forward+backward, µs per step | × relu | share of the step | step with subnormals flushed "
+                      "to zero, ms | × relu |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  heading("Q3: CPU time of one training step (forward, backward, SGD step), and of the activation alone in it");
+  for (auto& t : all) {
+    const double ms = med(t->step_ms), us = med(t->act_us), ftz = t->ftz_ms.empty() ? NAN : med(t->ftz_ms);
+    const auto [lo, hi] = std::minmax_element(t->step_ms.begin(), t->step_ms.end());
+    out["activations"][t->act] = {{"ms_per_step", ms}, {"min", *lo}, {"max", *hi}, {"vs_relu", ms / relu_ms},
+                                  {"activation_us", us}, {"activation_vs_relu", us / relu_us},
+                                  {"activation_share", us / (1e3 * ms)}, {"ms_per_step_ftz", ftz},
+                                  {"ftz_vs_relu", ftz / relu_ftz}};
+    table += fmt::format("| {} | {:.4f} | {:.4f}–{:.4f} | {:.2f}× | {:.2f} | {:.2f}× | {:.0f}% | {:.4f} | {:.2f}× |\n",
+                         t->act, ms, *lo, *hi, ms / relu_ms, us, us / relu_us, 100 * us / (1e3 * ms), ftz,
+                         ftz / relu_ftz);
+    fmt::print("  {:<10} step {:.4f} ms ({:.4f}-{:.4f}), {:.2f}x relu; activation alone {:.2f} us ({:.0f}% of the step)\n",
+               t->act, ms, *lo, *hi, ms / relu_ms, us, 100 * us / (1e3 * ms));
   }
-}
-unset multiplot
-)gp";
-  return s;
+  {
+    // The verdict, from these numbers: the step ratios of sigmoid and tanh,
+    // and the range of the activation's share of a step.
+    double share_lo = 1, share_hi = 0;
+    std::string share_lo_act, share_hi_act, ratios, ftz_ratios;
+    for (auto& t : all) {
+      const double share = med(t->act_us) / (1e3 * med(t->step_ms));
+      if (share < share_lo) share_lo = share, share_lo_act = t->act;
+      if (share > share_hi) share_hi = share, share_hi_act = t->act;
+      if (t->act == "sigmoid" || t->act == "tanh")
+      {
+        ratios += fmt::format("{}{} {:.2f}×", ratios.empty() ? "" : ", ", t->act, med(t->step_ms) / relu_ms);
+        if (!t->ftz_ms.empty())
+          ftz_ratios += fmt::format("{}{} {:.2f}×", ftz_ratios.empty() ? "" : ", ", t->act, med(t->ftz_ms) / relu_ftz);
+      }
+    }
+    out["verdict"] = fmt::format(
+        "a whole training step costs, relative to relu's: {}; the activation's own forward+backward is {:.0f}% "
+        "({}) to {:.0f}% ({}) of a step, the rest is the matrix products, the loss and the optimizer",
+        ratios, 100 * share_lo, share_lo_act, 100 * share_hi, share_hi_act);
+    if (!ftz_ratios.empty())
+      out["verdict_ftz"] = fmt::format(
+          "with subnormal floats flushed to zero (FTZ/DAZ) relu's step takes {:.2f}× its normal time, and the "
+          "ratios become {}{}",
+          relu_ftz / relu_ms, ftz_ratios,
+          relu_ftz < 0.95 * relu_ms ? ": part of relu's step time is arithmetic on subnormal floats, not the "
+                                      "activation itself (which values are subnormal was not traced)"
+                                    : "");
+    fmt::print("{}\n", out["verdict"].get<std::string>());
+  }
+  std::ofstream(options.out / "timing.json") << out.dump(2) << "\n";
+  std::ofstream(options.out / "timing.md") << table;
+  fmt::print("wrote {} and timing.md\n", (options.out / "timing.json").string());
+  return 0;
 }
 
 }  // namespace
 
+namespace ember::examples::race {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+json number(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+double number_of(const json& j) { return j.is_null() ? NAN : j.get<double>(); }
+
+}  // namespace
+
+std::string serialize(const RunRecord& rec) {
+  const Run& r = rec.run;
+  json j = {{"activation", r.activation}, {"lr", r.lr}, {"seed", r.seed}, {"steps_to_90", number(r.steps_to_90)},
+            {"steps_to_95", number(r.steps_to_95)}, {"final_accuracy", number(r.final_accuracy)},
+            {"final_loss", number(r.final_loss)}, {"initial_loss", number(r.initial_loss)},
+            {"diverged", r.diverged}, {"diverged_step", number(r.diverged_step)}, {"dead", number(r.dead)},
+            {"negative", number(r.negative)}, {"dead_per_layer", r.dead_per_layer},
+            {"ms_per_step", number(r.ms_per_step)}};
+  json curve = json::array();
+  for (const CurvePoint& p : rec.curve) curve.push_back({p.step, number(p.loss), number(p.accuracy), p.dead_per_layer});
+  j["curve"] = curve;
+  return j.dump();
+}
+
+RunRecord deserialize(const std::string& text) {
+  const json j = json::parse(text);
+  RunRecord rec;
+  Run& r = rec.run;
+  r.activation = j["activation"].get<std::string>();
+  r.lr = j["lr"].get<double>();
+  r.seed = j["seed"].get<std::uint64_t>();
+  r.steps_to_90 = number_of(j["steps_to_90"]);
+  r.steps_to_95 = number_of(j["steps_to_95"]);
+  r.final_accuracy = number_of(j["final_accuracy"]);
+  r.final_loss = number_of(j["final_loss"]);
+  r.initial_loss = number_of(j["initial_loss"]);
+  r.diverged = j["diverged"].get<bool>();
+  r.diverged_step = number_of(j["diverged_step"]);
+  r.dead = number_of(j["dead"]);
+  r.negative = number_of(j["negative"]);
+  r.dead_per_layer = j["dead_per_layer"].get<std::vector<double>>();
+  r.ms_per_step = number_of(j["ms_per_step"]);
+  for (const json& p : j["curve"])
+    rec.curve.push_back({p[0].get<int>(), number_of(p[1]), number_of(p[2]), p[3].get<std::vector<double>>()});
+  return rec;
+}
+
+}  // namespace ember::examples::race
+
 int main(int argc, char** argv) {
   SweepEnvironment mpi(argc, argv);  // mpirun -np N activation_race: the grid points are split over the ranks
-  CLI::App app{"Does ReLU train faster (Q4)? Dead ReLUs (Q5). Six activations race on the digits data"};
+  CLI::App app{"Q4 and Q5 on the digits data: activations x learning rates x seeds, each activation at its best rate; "
+               "dead ReLUs and diverging LeakyReLUs along the rates. --time: Q3's training-step timing"};
   Options options;
   Config config;
+  int jobs = 1;
+  bool time_mode = false;
   add_common_options(app, options, "activation_race", 42);
-  app.add_option("--lr", config.lr, "SGD learning rate of the race (and the normal rate of the dead-unit runs)")
+  add_sweep_options(app, jobs);
+  app.add_option("--lrs", config.lrs, "The SGD learning rates of the sweep")->capture_default_str()->delimiter(',');
+  app.add_option("--epochs", config.epochs, "Epochs of every run")->capture_default_str();
+  app.add_option("--seeds", config.seeds, "Seeds per activation and rate (medians and min-max shown)")
       ->capture_default_str();
-  app.add_option("--high-lr", config.high_lr, "The too-high learning rate of the dead-unit runs")->capture_default_str();
-  app.add_option("--epochs", config.epochs, "Epochs of the race")->capture_default_str();
-  app.add_option("--seeds", config.seeds, "Seeds per activation (the table shows medians)")->capture_default_str();
+  app.add_flag("--time", time_mode, "Only time one training step per activation (Q3) into timing.json");
   CLI11_PARSE(app, argc, argv);
   if (options.quick) {
     if (!app.count("--epochs")) config.epochs = 4;
-    if (!app.count("--seeds")) config.seeds = 1;
-    config.dead_epochs = 4;
+    if (!app.count("--seeds")) config.seeds = 2;
+    if (!app.count("--lrs")) config.lrs = {0.05, 0.3};
   }
+  std::sort(config.lrs.begin(), config.lrs.end());
 
   try {
     prepare_run(options);
     Data data = load(options);
+    if (time_mode) return is_root() ? time_steps(options, config, data) : 0;
     std::string arch = fmt::format("{}", data.train.num_features());
     for (Index h : config.hidden) arch += fmt::format(" -> {}", h);
     arch += fmt::format(" -> {}", data.train.num_classes());
     if (is_root())
-      fmt::print("digits: {} train / {} test images, standardized on the train split; MLP {}, cross-entropy, SGD lr {} "
-               "momentum {}, batch {}, {} epochs, {} seed(s) from {}\n",
-               data.train.size(), data.test.size(), arch, config.lr, config.momentum, config.batch_size,
-               config.epochs, config.seeds, options.seed);
+      fmt::print("digits: {} train / {} test images, standardized on the train split; MLP {}, cross-entropy, SGD "
+                 "momentum {}, batch {}, {} epochs; rates {}; {} seed(s) from {}; {} job(s)\n",
+                 data.train.size(), data.test.size(), arch, config.momentum, config.batch_size, config.epochs,
+                 fmt::join(config.lrs, ", "), config.seeds, options.seed, jobs);
 
-    // The grid: activation x seed, one point each, split over MPI ranks when
-    // launched by mpirun and resumable (sweep.hpp); rank 0 writes the CSVs
-    // in grid order.
-    const std::string config_text =
-        fmt::format("activation_race seed={} quick={} threads={} data={} lr={} high_lr={} epochs={} seeds={} "
-                    "dead_epochs={} batch={} momentum={} hidden={} acts={}",
-                    options.seed, options.quick, options.threads, options.data.string(), config.lr, config.high_lr,
-                    config.epochs,
-                    config.seeds, config.dead_epochs, config.batch_size, config.momentum, fmt::join(config.hidden, "x"),
-                    fmt::join(config.activations, ","));
-    const std::size_t n_race = config.activations.size() * std::size_t(config.seeds);
-    const std::vector<std::string> race_points = run_sweep("race", n_race, config_text, options.out, [&](std::size_t p) {
-      const std::string& act = config.activations[p / std::size_t(config.seeds)];
-      const int s = int(p % std::size_t(config.seeds));
-      const std::uint64_t seed = options.seed + 100 * std::uint64_t(s);
-      std::string curves;
-      RaceResult r = race(act, seed, data, config, s == 0 ? &curves : nullptr);
-      return CsvWriter::line(act, seed, r.steps_to_90 < 0 ? NAN : double(r.steps_to_90), r.seconds_to_90,
-                             r.steps_to_95 < 0 ? NAN : double(r.steps_to_95), r.seconds_to_95, r.final_accuracy,
-                             1e3 * r.seconds_per_step) +
-             "\n" + curves;
-    });
-    const std::vector<std::pair<std::string, double>> dead_grid = {
-        {"relu", config.lr}, {"relu", config.high_lr}, {"leaky_relu", config.lr}, {"leaky_relu", config.high_lr}};
-    const std::vector<std::string> dead_points =
-        run_sweep("dead_units", dead_grid.size() * std::size_t(config.seeds), config_text, options.out, [&](std::size_t p) {
-          const auto& [act, lr] = dead_grid[p / std::size_t(config.seeds)];
-          const std::uint64_t seed = options.seed + 100 * std::uint64_t(p % std::size_t(config.seeds));
-          std::string rows;
-          const DeadResult r = dead_units(act, lr, seed, data, config, rows);
-          return CsvWriter::line(r.final_dead, r.peak_dead, r.final_negative, r.final_accuracy, r.diverged) + "\n" +
-                 rows;
+    // The grid: activation x rate x seed, split over MPI ranks when launched
+    // by mpirun, over --jobs threads within a process, and resumable
+    // (sweep.hpp); the report reads the points in grid order.
+    const std::string config_text = fmt::format(
+        "activation_race v2 seed={} quick={} threads={} data={} lrs={} epochs={} seeds={} batch={} momentum={} "
+        "hidden={} acts={} eval_every={} blow_up={}",
+        options.seed, options.quick, options.threads, options.data.string(), fmt::join(config.lrs, ","),
+        config.epochs, config.seeds, config.batch_size, config.momentum, fmt::join(config.hidden, "x"),
+        fmt::join(config.activations, ","), config.eval_every, config.blow_up);
+    const std::size_t n_lr = config.lrs.size(), n_seed = std::size_t(config.seeds);
+    const std::size_t points = config.activations.size() * n_lr * n_seed;
+    const std::vector<std::string> results =
+        run_sweep("race", points, config_text, options.out, jobs, [&](std::size_t p) {
+          const std::string& act = config.activations[p / (n_lr * n_seed)];
+          const double lr = config.lrs[p / n_seed % n_lr];
+          const std::uint64_t seed = options.seed + 100 * std::uint64_t(p % n_seed);
+          return serialize(train(act, lr, seed, data, config));
         });
     if (!is_root()) return 0;  // rank 0 reports
-
-    heading("The race: steps and seconds to 90% and 95% test accuracy");
-    std::map<std::string, std::vector<double>> s90, s95, t90, t95, final_acc, per_step;
-    {
-      CsvWriter race_csv(options.out / "race.csv", {"activation", "seed", "steps_to_90", "seconds_to_90", "steps_to_95",
-                                                    "seconds_to_95", "final_test_accuracy", "ms_per_step"});
-      CsvWriter curves(options.out / "race_curves.csv", {"activation", "step", "seconds", "train_loss", "test_accuracy"});
-      for (std::size_t p = 0; p < n_race; ++p) {
-        const std::string& act = config.activations[p / std::size_t(config.seeds)];
-        const std::vector<std::string> lines = lines_of(race_points[p]);
-        race_csv.write_line(lines.at(0));
-        for (std::size_t k = 1; k < lines.size(); ++k) curves.write_line(lines[k]);
-        // steps_to_90, seconds_to_90, steps_to_95, seconds_to_95, final_test_accuracy, ms_per_step
-        const std::vector<double> v = numbers_of(lines[0], 2);
-        auto never = [](double x) { return std::isnan(x) ? std::numeric_limits<double>::infinity() : x; };
-        s90[act].push_back(never(v[0]));
-        t90[act].push_back(never(v[1]));
-        s95[act].push_back(never(v[2]));
-        t95[act].push_back(never(v[3]));
-        final_acc[act].push_back(v[4]);
-        per_step[act].push_back(v[5]);
-      }
-    }
-    auto ms = [](double seconds) { return std::isinf(seconds) ? std::string("never") : fixed(1e3 * seconds, 1); };
-    Table race_table({"activation", "steps to 90%", "CPU ms", "steps to 95%", "CPU ms", "final test acc",
-                      "ms/step"});
-    for (const auto& act : config.activations)
-      race_table.add({act, steps_text(median(s90[act])), ms(median(t90[act])), steps_text(median(s95[act])),
-                      ms(median(t95[act])), percent(median(final_acc[act])), fixed(median(per_step[act]), 3)});
-    race_table.print();
-    fmt::print("(medians over {} seed(s); accuracy checked every {} steps; CPU ms: CPU time of the training steps only, on "
-               "this machine)\n",
-               config.seeds, config.eval_every);
-
-    heading("Dead units: relu and leaky_relu at a normal and a too-high learning rate");
-    std::map<std::pair<std::string, double>, DeadResult> dead;
-    {
-      CsvWriter csv(options.out / "dead_units.csv", {"activation", "lr", "seed", "step", "layer", "dead_fraction",
-                                                     "negative_fraction"});
-      for (std::size_t g = 0; g < dead_grid.size(); ++g) {
-        std::vector<DeadResult> runs;
-        for (int s = 0; s < config.seeds; ++s) {
-          const std::vector<std::string> lines = lines_of(dead_points[g * std::size_t(config.seeds) + std::size_t(s)]);
-          const std::vector<double> v = numbers_of(lines.at(0), 0);
-          runs.push_back({v[0], v[1], v[2], v[3], int(v[4])});
-          for (std::size_t k = 1; k < lines.size(); ++k) csv.write_line(lines[k]);
-        }
-        auto med = [&](double DeadResult::*field) {
-          std::vector<double> v;
-          for (const auto& r : runs) v.push_back(r.*field);
-          return median(v);
-        };
-        int diverged = 0;
-        for (const auto& r : runs) diverged += r.diverged;
-        dead[dead_grid[g]] = {med(&DeadResult::final_dead), med(&DeadResult::peak_dead),
-                              med(&DeadResult::final_negative), med(&DeadResult::final_accuracy), diverged};
-      }
-    }
-    Table dead_table({"activation", "lr", "dead at end", "peak dead", "negative at end", "final test acc"});
-    for (const auto& [key, r] : dead)
-      dead_table.add({key.first, fmt::format("{}", key.second), percent(r.final_dead), percent(r.peak_dead),
-                      percent(r.final_negative), percent(r.final_accuracy)});
-    dead_table.print();
-    fmt::print("(dead: outputs 0 on every training sample; negative: pre-activation <= 0 on every training sample; "
-               "over both hidden layers, {} epochs; medians over {} seed(s))\n",
-               config.dead_epochs, config.seeds);
-
-    heading("Verdicts");
-    auto best_of = [&](const std::vector<std::string>& acts) {
-      std::string best;
-      for (const auto& a : acts)
-        if (best.empty() || median(s95[a]) < median(s95[best])) best = a;
-      return best;
-    };
-    const std::string best = best_of(config.activations);
-    std::string fastest = best;  // every activation tied with the best, in list order
-    for (const auto& a : config.activations)
-      if (a != best && median(s95[a]) == median(s95[best])) fastest += " and " + a;
-    const double relu95 = median(s95["relu"]), tanh95 = median(s95["tanh"]), sig95 = median(s95["sigmoid"]);
-    fmt::print("Q4: to 95% test accuracy relu needs {} steps, tanh {}, sigmoid {} (fastest: {}, {} steps); "
-               "relu is {} than tanh here{}.\n",
-               steps_text(relu95), steps_text(tanh95), steps_text(sig95), fastest, steps_text(median(s95[best])),
-               relu95 < tanh95 ? fmt::format("{:.1f}x faster", tanh95 / relu95)
-                               : (relu95 == tanh95 ? "as fast" : fmt::format("{:.1f}x slower", relu95 / tanh95)),
-               std::isinf(sig95) ? ", and sigmoid never gets there" : "");
-    const double relu_ms = median(per_step["relu"]);
-    std::string costs;
-    bool close = true;
-    for (const auto& act : config.activations) {
-      const double ratio = median(per_step[act]) / relu_ms;
-      costs += fmt::format("{}{} {} ({:.2f}x)", costs.empty() ? "" : ", ", act, fixed(median(per_step[act]), 3), ratio);
-      if ((act == "sigmoid" || act == "tanh") && ratio > 1.25) close = false;
-    }
-    fmt::print("Q3 (training time): CPU ms per training step: {}. {}\n", costs,
-               close ? "In a net this small the matrix products, not the activations, set the pace; the exp of "
-                       "sigmoid and tanh is not what makes them slower to train."
-                     : "The activation's own cost shows in the step time.");
-    const DeadResult& relu_hi = dead[{"relu", config.high_lr}];
-    const DeadResult& relu_lo = dead[{"relu", config.lr}];
-    const DeadResult& leaky_hi = dead[{"leaky_relu", config.high_lr}];
-    // A run whose loss overflowed says nothing about dead units: its units
-    // hold NaN, which is neither zero nor negative.
-    auto diverged = [&](const DeadResult& r) { return 2 * r.diverged > config.seeds; };
-    auto diverged_text = [&](const DeadResult& r) {
-      return fmt::format("diverged (training loss not finite) in {} of {} runs", r.diverged, config.seeds);
-    };
-    fmt::print("Q5: at lr {} {}, against {} at lr {}; leaky_relu at lr {}: {}.\n", config.high_lr,
-               diverged(relu_hi) ? "relu " + diverged_text(relu_hi)
-                                        : fmt::format("{} of relu units end dead (peak {})", percent(relu_hi.final_dead),
-                                                      percent(relu_hi.peak_dead)),
-               percent(relu_lo.final_dead), config.lr, config.high_lr,
-               diverged(leaky_hi)
-                   ? diverged_text(leaky_hi)
-                   : fmt::format("{} dead, {} sitting on the negative side yet still learning ({} test accuracy vs "
-                                 "relu's {})",
-                                 percent(leaky_hi.final_dead), percent(leaky_hi.final_negative),
-                                 percent(leaky_hi.final_accuracy), percent(relu_hi.final_accuracy)));
-
-    render_plots(options, "activation_race", plot_script(config, options.seed));
-
-    if (options.check) {
-      heading("Checks");
-      Checker check;
-      check.expect_csv_header(options.out / "race.csv", "activation,seed,steps_to_90,seconds_to_90,steps_to_95,"
-                                                        "seconds_to_95,final_test_accuracy,ms_per_step");
-      check.expect_csv_header(options.out / "race_curves.csv", "activation,step,seconds,train_loss,test_accuracy");
-      check.expect_csv_header(options.out / "dead_units.csv",
-                              "activation,lr,seed,step,layer,dead_fraction,negative_fraction");
-      check.expect(median(final_acc["relu"]) >= 0.9,
-                   fmt::format("relu reaches {} >= 90% test accuracy", percent(median(final_acc["relu"]))));
-      check.expect(median(s90["relu"]) <= median(s90["sigmoid"]),
-                   fmt::format("relu reaches 90% no later than sigmoid ({} vs {} steps)", steps_text(median(s90["relu"])),
-                               steps_text(median(s90["sigmoid"]))));
-      check.expect(relu_hi.final_dead > relu_lo.final_dead,
-                   fmt::format("a too-high lr kills more relu units ({} vs {})", percent(relu_hi.final_dead),
-                               percent(relu_lo.final_dead)));
-      check.expect(leaky_hi.final_dead == 0.0,
-                   fmt::format("leaky_relu has no dead units ({})", percent(leaky_hi.final_dead)));
-      return check.exit_code();
-    }
+    std::vector<RunRecord> records;
+    records.reserve(results.size());
+    for (const auto& text : results) records.push_back(deserialize(text));
+    return report(options, config, records);
   } catch (const std::exception& e) {
     return fail("activation_race", e);
   }
-  return 0;
 }

@@ -2,14 +2,25 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <string_view>
+#include <exception>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
+#include <thread>
+
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifdef EMBER_HAVE_DIST
 #include <dist/dist.hpp>
@@ -56,6 +67,20 @@ bool launched_by_mpi() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "SLURM_NTASKS"})
     if (std::getenv(v)) return true;
   return false;
+}
+
+// The trainer binary's identity (size and modification time of
+// /proc/self/exe): part of a sweep's configuration, so points a different
+// build computed are never taken for this build's.
+std::string binary_identity() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "unknown";
+  const auto size = fs::file_size(exe, ec);
+  if (ec) return "unknown";
+  const auto time = fs::last_write_time(exe, ec);
+  if (ec) return "unknown";
+  return fmt::format("{} {} {}", exe.string(), size, time.time_since_epoch().count());
 }
 
 // Length-prefixed records, to move lists of strings through one string.
@@ -118,10 +143,26 @@ int fail(const char* trainer, const std::exception& e) {
   return 1;
 }
 
-std::vector<std::string> run_sweep(const std::string& name, std::size_t points, const std::string& config,
-                                   const fs::path& out, const std::function<std::string(std::size_t)>& run_point) {
+int default_sweep_jobs() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, sweep_size()));
+}
+
+void add_sweep_options(CLI::App& app, int& jobs) {
+  jobs = default_sweep_jobs();
+  app.add_option("--jobs", jobs,
+                 "Grid points run at once on this many threads (results are the same for any number; default: all "
+                 "cores, shared among MPI ranks)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+}
+
+std::vector<std::string> run_sweep(const std::string& name, std::size_t points, const std::string& config_text,
+                                   const fs::path& out, int jobs,
+                                   const std::function<std::string(std::size_t)>& run_point) {
   const int rank = sweep_rank(), size = sweep_size();
   const fs::path dir = out / ".sweep" / name;
+  const std::string config = config_text + "\nbinary=" + binary_identity();
   const std::string key = fmt::format("{:016x}", std::hash<std::string>{}(config));
 
   // Rank 0 decides what is left to do, so every rank agrees on it.
@@ -150,18 +191,61 @@ std::vector<std::string> run_sweep(const std::string& name, std::size_t points, 
     for (std::size_t i; in >> i;) todo.push_back(i);
   }
 
-  std::vector<std::pair<std::size_t, std::string>> mine;
-  for (std::size_t k = static_cast<std::size_t>(rank); k < todo.size(); k += static_cast<std::size_t>(size)) {
-    const std::size_t i = todo[k];
-    const auto start = std::chrono::steady_clock::now();
-    std::string result = run_point(i);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    write_atomically(dir / fmt::format("{}-{}.txt", i, key), result + std::string(kEnd));
-    mine.emplace_back(i, std::move(result));
-    std::fprintf(stderr, "sweep %s: point %zu done in %.2f s (rank %d of %d: %zu of its %zu)\n", name.c_str(), i,
-                 seconds, rank, size, mine.size(),
-                 (todo.size() + static_cast<std::size_t>(size - 1 - rank)) / static_cast<std::size_t>(size));
+  // This rank's share, run on `jobs` threads that each take the next point.
+  std::vector<std::size_t> share;
+  for (std::size_t k = static_cast<std::size_t>(rank); k < todo.size(); k += static_cast<std::size_t>(size))
+    share.push_back(todo[k]);
+  std::vector<std::string> share_results(share.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex lock;  // guards error, finished and the progress line
+  std::size_t finished = 0;
+  const auto sweep_start = std::chrono::steady_clock::now();
+  const bool tty = isatty(fileno(stderr)) != 0;
+#ifdef _OPENMP
+  const int omp_threads = omp_get_max_threads();  // a new thread starts from OpenMP's default count, not the trainer's
+#endif
+  auto worker = [&] {
+#ifdef _OPENMP
+    omp_set_num_threads(omp_threads);
+#endif
+    for (std::size_t k; !failed && (k = next++) < share.size();) {
+      try {
+        const std::size_t i = share[k];
+        const auto start = std::chrono::steady_clock::now();
+        std::string result = run_point(i);
+        const auto now = std::chrono::steady_clock::now();
+        const double seconds = std::chrono::duration<double>(now - start).count();
+        write_atomically(dir / fmt::format("{}-{}.txt", i, key), result + std::string(kEnd));
+        share_results[k] = std::move(result);
+        std::lock_guard<std::mutex> guard(lock);
+        ++finished;
+        const double elapsed = std::chrono::duration<double>(now - sweep_start).count();
+        const double left = elapsed / double(finished) * double(share.size() - finished);
+        std::fprintf(stderr,
+                     "%ssweep %s: point %zu done in %.2f s (rank %d of %d: %zu of its %zu, %.0f s elapsed, "
+                     "~%.0f s left)%s",
+                     tty ? "\r\033[K" : "", name.c_str(), i, seconds, rank, size, finished, share.size(), elapsed, left,
+                     tty && finished < share.size() ? "" : "\n");
+      } catch (...) {
+        std::lock_guard<std::mutex> guard(lock);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(std::max(jobs, 1)), share.size());
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
   }
+  if (error) std::rethrow_exception(error);
+  std::vector<std::pair<std::size_t, std::string>> mine;
+  for (std::size_t k = 0; k < share.size(); ++k) mine.emplace_back(share[k], std::move(share_results[k]));
 
   std::vector<std::string> packed{pack(mine)};
 #ifdef EMBER_HAVE_DIST
