@@ -82,14 +82,56 @@ std::vector<Index> offsets_of(const char* op, const Shape& full, int axis, const
   return out;
 }
 
+// offsets_of's common case without the table: `index` has x's shape but
+// along `axis`, so position p = (o, k, i) reads x at (o, index[p], i).
+// Calls f(p, offset) for every position; Check validates each index.
+template <bool Check, class F>
+bool for_each_offset(const char* op, const Shape& full, int axis, const Indices& index, F f) {
+  const Shape& is = index.shape;
+  if (is.rank() != full.rank()) return false;
+  for (int d = 0; d < is.rank(); ++d)
+    if (d != axis && is[d] != full[d]) return false;
+  const Index outer = outer_of(full, axis), inner = inner_of(full, axis), n = full[axis], k_n = is[axis];
+  const Index* v = index.values.data();
+  for (Index o = 0, p = 0; o < outer; ++o)
+    for (Index k = 0; k < k_n; ++k)
+      for (Index i = 0; i < inner; ++i, ++p) {
+        Index at = v[p];
+        if constexpr (Check) {
+          if (at < -n || at >= n) (void)offsets_of(op, full, axis, index);  // throws, naming the position
+        }
+        if (at < 0) at += n;
+        f(p, (o * n + at) * inner + i);
+      }
+  return true;
+}
+
 // gather: dst[p] += x[offsets[p]]; scatter: dst[offsets[p]] += src[p].
 template <class T>
 struct Scatter {
   int axis;
-  Indices index;
-  std::shared_ptr<const std::vector<Index>> offsets;
+  std::shared_ptr<const Indices> index;
+  std::shared_ptr<const std::vector<Index>> offsets;  // null when for_each_offset's fast path applies
   Shape full;
+  template <class F>
+  void each(F f) const {
+    if (offsets) {
+      for (std::size_t p = 0; p < offsets->size(); ++p) f(static_cast<Index>(p), (*offsets)[p]);
+    } else {
+      for_each_offset<false>("", full, axis, *index, f);
+    }
+  }
 };
+
+// The positions `index` reads along `axis` of `full`, validated: the table
+// only where the fast path does not apply.
+template <class T>
+Scatter<T> scatter_of(const char* op, const Shape& full, int axis, const Indices& index) {
+  Scatter<T> s{axis, std::make_shared<const Indices>(index), nullptr, full};
+  if (!for_each_offset<true>(op, full, axis, index, [](Index, Index) {}))
+    s.offsets = std::make_shared<const std::vector<Index>>(offsets_of(op, full, axis, index));
+  return s;
+}
 
 template <class T>
 struct GatherInto;
@@ -98,19 +140,19 @@ template <class T>
 struct ScatterInto {
   Scatter<T> s;
   void operator()(T* dst, const T* src) const {
-    for (std::size_t p = 0; p < s.offsets->size(); ++p) dst[(*s.offsets)[p]] += src[p];
+    s.each([&](Index p, Index off) { dst[off] += src[p]; });
   }
-  void operator()(GraphBackward<T>& b) const { b.accumulate(0, gather(b.grad(), s.axis, s.index)); }
+  void operator()(GraphBackward<T>& b) const { b.accumulate(0, gather(b.grad(), s.axis, *s.index)); }
 };
 // The gradient of scatter_add's src (gather from g); its derivative scatters.
 template <class T>
 struct GatherInto {
   Scatter<T> s;
   void operator()(T* dst, const T* src) const {
-    for (std::size_t p = 0; p < s.offsets->size(); ++p) dst[p] += src[(*s.offsets)[p]];
+    s.each([&](Index p, Index off) { dst[p] += src[off]; });
   }
   void operator()(GraphBackward<T>& b) const {
-    b.accumulate(0, scatter_add(TensorT<T>::zeros(s.full), s.axis, s.index, b.grad()));
+    b.accumulate(0, scatter_add(TensorT<T>::zeros(s.full), s.axis, *s.index, b.grad()));
   }
 };
 
@@ -119,9 +161,11 @@ struct GatherInto {
 template <class T>
 TensorT<T> gather(const TensorT<T>& x, int axis, const Indices& index) {
   const int a = x.shape().normalize_axis(axis, "gather");
-  const Scatter<T> s{a, index, std::make_shared<const std::vector<Index>>(offsets_of("gather", x.shape(), a, index)), x.shape()};
-  auto out = TensorT<T>::zeros(index.shape);
-  GatherInto<T>{s}(out.node().value.data(), x.data());
+  const Scatter<T> s = scatter_of<T>("gather", x.shape(), a, index);
+  auto out = TensorT<T>::empty(index.shape);
+  T* dst = out.node().value.data();
+  const T* src = x.data();
+  s.each([&](Index p, Index off) { dst[p] = src[off]; });
   // d/dx gather = 1 at the gathered places; repeats add up
   return record(out, "gather", {x}, [grad = ScatterInto<T>{s}](auto& b) {
     d::kernel(b, 0, "gather_backward", grad, grad, b.grad());
@@ -133,8 +177,7 @@ TensorT<T> scatter_add(const TensorT<T>& x, int axis, const Indices& index, cons
   const int a = x.shape().normalize_axis(axis, "scatter_add");
   if (!(src.shape() == index.shape))
     fail<ShapeError>("scatter_add: src of shape {} must have the index's shape {}", src.shape().str(), index.shape.str());
-  const Scatter<T> s{a, index, std::make_shared<const std::vector<Index>>(offsets_of("scatter_add", x.shape(), a, index)),
-                     x.shape()};
+  const Scatter<T> s = scatter_of<T>("scatter_add", x.shape(), a, index);
   auto out = TensorT<T>::empty(x.shape());
   out.node().value.array() = x.values();
   ScatterInto<T>{s}(out.node().value.data(), src.data());

@@ -39,11 +39,23 @@ struct PermuteCopy {
       s *= from[i];
     }
     for (int k = 0; k < r; ++k) out_dims[std::size_t(k)] = from[axes[std::size_t(k)]];
-    Index offset = 0;  // source offset of the current output element
-    for (Index j = 0; j < n; ++j) {
-      if constexpr (Add) dst[j] += src[offset];
-      else dst[j] = src[offset];
-      for (int k = r - 1; k >= 0; --k) {  // next output index, odometer style
+    // The last output axis is a tight strided loop; an odometer over the
+    // other output axes moves the source offset between rows.
+    const Index row = out_dims[std::size_t(r - 1)], step = stride[std::size_t(axes[std::size_t(r - 1)])];
+    Index offset = 0;  // source offset of the current output row
+    for (Index j = 0; j < n; j += row) {
+      const T* from = src + offset;
+      T* to = dst + j;
+      if (step == 1) {
+        if constexpr (Add) ArrayMap<T>(to, row) += ConstArrayMap<T>(from, row);
+        else ArrayMap<T>(to, row) = ConstArrayMap<T>(from, row);
+      } else {
+        for (Index i = 0; i < row; ++i) {
+          if constexpr (Add) to[i] += from[i * step];
+          else to[i] = from[i * step];
+        }
+      }
+      for (int k = r - 2; k >= 0; --k) {  // next output row, odometer style
         const std::size_t uk = std::size_t(k);
         const Index st = stride[std::size_t(axes[uk])];
         if (++idx[uk] < out_dims[uk]) {

@@ -264,6 +264,26 @@ struct SliceCopy {
   Range r;
   template <bool Scatter>
   void run(T* dst, const T* src) const {
+    if (r.step == 1) {  // each outer row is one contiguous block of count * inner values
+      const Index len = r.count * inner;
+      for (Index o = 0; o < outer; ++o) {
+        const Index full = (o * n + r.start) * inner, part = o * len;
+        if constexpr (Scatter) ArrayMap<T>(dst + full, len) += ConstArrayMap<T>(src + part, len);
+        else ArrayMap<T>(dst + part, len) = ConstArrayMap<T>(src + full, len);
+      }
+      return;
+    }
+    if (inner == 1) {  // a strided row: plain loops, no per-element maps
+      for (Index o = 0; o < outer; ++o) {
+        const T* from = Scatter ? src + o * r.count : src + o * n + r.start;
+        T* to = Scatter ? dst + o * n + r.start : dst + o * r.count;
+        for (Index k = 0; k < r.count; ++k) {
+          if constexpr (Scatter) to[k * r.step] += from[k];
+          else to[k] = from[k * r.step];
+        }
+      }
+      return;
+    }
     for (Index o = 0; o < outer; ++o)
       for (Index k = 0; k < r.count; ++k) {
         const Index full = (o * n + r.start + k * r.step) * inner, part = (o * r.count + k) * inner;
