@@ -11,5 +11,7 @@ std::unique_ptr<Task> make_torch_activation(const std::string&, const std::vecto
 std::unique_ptr<Task> make_torch_chain(int, int) { return nullptr; }
 std::unique_ptr<Task> make_torch_tensor_op(const std::string&, const std::vector<float>&, bool) { return nullptr; }
 std::unique_ptr<Task> make_torch_layer_norm(const LayerNormInput&, bool) { return nullptr; }
+std::unique_ptr<Task> make_torch_scalar_chain(int) { return nullptr; }
+std::unique_ptr<Task> make_torch_inference(const MlpSpec&, const MlpInit&) { return nullptr; }
 
 }  // namespace bench
