@@ -3,11 +3,14 @@
 built at the previous commit and one at HEAD) round by round, and prints each
 workload's median time per binary and the after/before ratio.
 
-    python3 bench/ab.py BEFORE/ember_bench AFTER/ember_bench [--rounds 5] [--json-out FILE] -- [ember_bench flags]
+    python3 bench/ab.py BEFORE/ember_bench AFTER/ember_bench [--rounds 5] [--metric median_us] [--json-out FILE] -- [ember_bench flags]
 
 Rounds alternate the order (before first, then after first) so that a slow
 patch of the shared machine hits both. Each round's figure is ember_bench's
 own median over its repetitions; the printed figure is the median over rounds.
+--metric thread_cpu_us compares the timing thread's CPU time instead of wall
+time: on a machine shared with other jobs it leaves out the time the thread
+waited for a core (single-threaded runs only: other threads' CPU is not in it).
 """
 import argparse
 import json
@@ -31,6 +34,7 @@ def main():
     p.add_argument("before")
     p.add_argument("after")
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--metric", default="median_us", choices=["median_us", "thread_cpu_us"])
     p.add_argument("--json-out")
     a = p.parse_args(argv)
     times = {}  # (workload, impl, threads) -> {"before": [...], "after": [...]}
@@ -45,9 +49,9 @@ def main():
                 row["round"] = r
                 raw.append(row)
                 key = (row["workload"], row["impl"], row["threads"])
-                times.setdefault(key, {"before": [], "after": []})[label].append(row["median_us"])
+                times.setdefault(key, {"before": [], "after": []})[label].append(row[a.metric])
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
-    print("| workload | impl | threads | before (median µs) | after (median µs) | after / before |")
+    print(f"| workload | impl | threads | before ({a.metric}) | after ({a.metric}) | after / before |")
     print("|---|---|---|---|---|---|")
     for (w, impl, th), t in times.items():
         if not t["before"] or not t["after"]:
@@ -65,7 +69,7 @@ def main():
                 and h["threads"] == row["threads"] and h["build"] == row["build"] and h["round"] == row["round"]]
         if hand:
             ratios.setdefault((row["workload"], row["threads"]), {"before": [], "after": []})[row["build"]].append(
-                row["median_us"] / hand[0]["median_us"])
+                row[a.metric] / hand[0][a.metric])
     if ratios:
         print()
         print("| workload | threads | ember / hand before | ember / hand after | change |")

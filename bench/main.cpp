@@ -43,8 +43,9 @@ void run_unit(Task& t) { t.run(); }
                "  --json      one JSON object per result line (else a table with ratios)\n"
                "  --threads   thread counts to run, comma-separated (default 1,2)\n"
                "  --filter    run only cases whose name contains TEXT, or one of comma-separated TEXTs\n"
-               "              (tiny_mlp, large_mlp, deep_chain, activation, sigmoid, tensor_op, gather,\n"
-               "              layer_norm, conv2d, digits_cnn, ternary_matmul, ...)\n"
+               "              (tiny_mlp, large_mlp, inference_b1, inference_b256, deep_chain, scalar_chain,\n"
+               "              activation, sigmoid, tensor_op, gather, layer_norm, conv2d, digits_cnn,\n"
+               "              ternary_matmul, ...)\n"
                "  --quick     fewer repetitions and no 16M activation size\n"
                "  --impl      time only this implementation: hand, ember or libtorch (for profiling)\n"
                "  --reps      repetitions per implementation (for profiling; default 11, --quick 5)\n"
@@ -436,6 +437,85 @@ void run_layer_norm(const Options& o, int threads, const TimingOptions& timing, 
   }
 }
 
+// --- scalar_chain and inference --------------------------------------------------
+
+void run_scalar_chain(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  if (!selected(o, "scalar_chain")) return;
+  constexpr int kSteps = 1000, kNodes = 3 * kSteps;  // mul, add, tanh per step
+  std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+  tasks.emplace_back("hand", make_hand_scalar_chain(kSteps));
+  tasks.emplace_back("ember", make_ember_scalar_chain(kSteps));
+  if (auto t = make_torch_scalar_chain(kSteps)) tasks.emplace_back("libtorch", std::move(t));
+  const double ref = tasks[0].second->checksum();
+  for (std::size_t i = 1; i < tasks.size(); ++i) {
+    const double c = tasks[i].second->checksum();
+    if (!close(c, ref, 1e-4))
+      disagree(fmt::format("scalar_chain: checksum {} = {:.7g}, hand = {:.7g}", tasks[i].first, c, ref));
+  }
+  std::map<std::string, AllocStats> graph;  // live bytes of the forward graph, as for deep_chain
+  for (auto& [name, task] : tasks) {
+    ember::release_cached_memory();
+    const AllocStats before = alloc_stats();
+    set_alloc_counting(true);
+    task->build();
+    set_alloc_counting(false);
+    graph[name] = alloc_stats() - before;
+    task->release();
+  }
+  std::vector<Impl> impls = timed(o, tasks);
+  if (impls.empty()) return;
+  for (const Measurement& m : measure(impls, timing)) {
+    nlohmann::ordered_json row;
+    row["workload"] = "scalar_chain";
+    row["impl"] = m.impl;
+    row["threads"] = threads;
+    row["median_us"] = m.median_us;
+    row["min_us"] = m.min_us;
+    row["thread_cpu_us"] = m.thread_cpu_median_us;
+    row["reps"] = m.repetitions;
+    row["nodes"] = kNodes;
+    row["ns_per_node"] = m.median_us * 1e3 / kNodes;
+    row["cpu_ns_per_node"] = m.thread_cpu_median_us * 1e3 / kNodes;
+    row["bytes_per_node"] = static_cast<double>(graph[m.impl].net_bytes) / kNodes;
+    row["allocs_per_node"] = m.allocs_per_unit / kNodes;
+    report.add(std::move(row));
+  }
+}
+
+void run_inference(const Options& o, int threads, const TimingOptions& timing, Report& report) {
+  for (const int batch : {1, 256}) {
+    const std::string name = fmt::format("inference_b{}", batch);
+    if (!selected(o, name)) continue;
+    MlpSpec spec{name, {784, 128, 10}, batch};
+    const MlpInit init = make_mlp_init(spec, 77);
+    std::vector<std::pair<std::string, std::unique_ptr<Task>>> tasks;
+    tasks.emplace_back("hand", make_hand_inference(spec, init));
+    tasks.emplace_back("ember", make_ember_inference(spec, init));
+    if (auto t = make_torch_inference(spec, init)) tasks.emplace_back("libtorch", std::move(t));
+    const double ref = tasks[0].second->checksum();
+    for (std::size_t i = 1; i < tasks.size(); ++i) {
+      const double c = tasks[i].second->checksum();
+      if (!close(c, ref, 1e-4 * batch))
+        disagree(fmt::format("{}: checksum {} = {:.7g}, hand = {:.7g}", name, tasks[i].first, c, ref));
+    }
+    std::vector<Impl> impls = timed(o, tasks);
+    if (impls.empty()) continue;
+    for (const Measurement& m : measure(impls, timing)) {
+      nlohmann::ordered_json row;
+      row["workload"] = name;
+      row["impl"] = m.impl;
+      row["threads"] = threads;
+      row["median_us"] = m.median_us;
+      row["min_us"] = m.min_us;
+      row["thread_cpu_us"] = m.thread_cpu_median_us;
+      row["reps"] = m.repetitions;
+      row["batch"] = batch;
+      row["allocs_per_step"] = m.allocs_per_unit;
+      report.add(std::move(row));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bench
 
@@ -459,10 +539,14 @@ int main(int argc, char** argv) {
     set_threads(threads);
     run_mlps(o, threads, timing, report);
     note("[{:.0f} s] MLPs done ({} threads)", elapsed(), threads);
+    run_inference(o, threads, timing, report);
+    note("[{:.0f} s] inference done ({} threads)", elapsed(), threads);
     run_chain(o, threads, timing, report);
     note("[{:.0f} s] deep_chain done ({} threads)", elapsed(), threads);
     run_conv(o, threads, timing, report);
     note("[{:.0f} s] convolution done ({} threads)", elapsed(), threads);
+    run_scalar_chain(o, threads, timing, report);
+    note("[{:.0f} s] scalar_chain done ({} threads)", elapsed(), threads);
     run_activations(o, threads, timing, report);
     note("[{:.0f} s] activations done ({} threads)", elapsed(), threads);
     run_tensor_ops(o, threads, timing, report);

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -41,6 +43,11 @@ void torch_set_threads(int threads) {
   }();
   (void)interop_once;
   torch::set_num_threads(threads);
+  // Debian's libtorch runs its products in the system BLAS (OpenBLAS here),
+  // whose own thread pool torch::set_num_threads does not size: without
+  // this, libtorch's GEMMs used every core in a "--threads 1" run.
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(threads);
 }
 
 namespace {

@@ -16,5 +16,7 @@ std::unique_ptr<Task> make_torch_cnn(const CnnInit&) { return nullptr; }
 std::unique_ptr<Task> make_torch_matmul(const std::vector<float>&, const std::vector<float>&, int, int, int) {
   return nullptr;
 }
+std::unique_ptr<Task> make_torch_scalar_chain(int) { return nullptr; }
+std::unique_ptr<Task> make_torch_inference(const MlpSpec&, const MlpInit&) { return nullptr; }
 
 }  // namespace bench

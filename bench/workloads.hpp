@@ -139,4 +139,19 @@ std::unique_ptr<Task> make_torch_cnn(const CnnInit& init);
 std::unique_ptr<Task> make_torch_matmul(const std::vector<float>& x, const std::vector<float>& w, int batch, int in,
                                         int out);
 
+// scalar_chain: `length` steps of y = tanh(y * w + b) on one-element tensors
+// (three ops a step), from y = kScalarX, then backward into w and b (their
+// gradients accumulate over runs). The micrograd-style use: a graph of many
+// tiny ops. checksum: the final y plus the gradients of one fresh run.
+inline constexpr float kScalarX = 0.5f, kScalarW = 0.9f, kScalarB = 0.1f;
+std::unique_ptr<Task> make_ember_scalar_chain(int length);
+std::unique_ptr<Task> make_hand_scalar_chain(int length);
+std::unique_ptr<Task> make_torch_scalar_chain(int length);
+
+// inference: the no-grad forward of an MLP (relu after hidden layers, none
+// after the last) on init.x; checksum: the sum of the logits.
+std::unique_ptr<Task> make_ember_inference(const MlpSpec& spec, const MlpInit& init);
+std::unique_ptr<Task> make_hand_inference(const MlpSpec& spec, const MlpInit& init);
+std::unique_ptr<Task> make_torch_inference(const MlpSpec& spec, const MlpInit& init);
+
 }  // namespace bench

@@ -11,11 +11,13 @@ shift || true
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 
-packages=(build-essential cmake ccache libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy libopenmpi-dev openmpi-bin)
+# OpenBLAS (the OpenMP build, so its threads follow ember's count) takes the
+# matrix products where it measured faster than Eigen (engine/gemm.hpp;
+# -DEMBER_BLAS=OFF keeps Eigen only).
+packages=(build-essential cmake ccache libeigen3-dev libfmt-dev doctest-dev nlohmann-json3-dev libcli11-dev gnuplot-nox python3-numpy libopenmpi-dev openmpi-bin libopenblas-dev libopenblas0-openmp)
 if [[ $preset == fuzz ]]; then packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev); fi  # libFuzzer needs clang
-# The benchmarks compare against libtorch; OpenBLAS (OpenMP build) is the GEMM
-# libtorch uses here and the one ember's optional BLAS dispatch is measured with.
-if [[ $preset == bench ]]; then packages+=(libtorch-dev libopenblas-dev libopenblas0-openmp); fi
+# The benchmarks compare against libtorch.
+if [[ $preset == bench ]]; then packages+=(libtorch-dev); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
