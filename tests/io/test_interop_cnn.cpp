@@ -11,6 +11,7 @@
 //   python3 tests/io/interop_cnn.py build/release/tests/interop_cnn
 #include <ember/ember.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
