@@ -1,5 +1,7 @@
 #include "packed_ternary.hpp"
 
+#include <cerrno>
+
 #include <cmath>
 #include <cstring>
 
@@ -41,12 +43,13 @@ PackedTernary load_packed_ternary(const std::string& path) {
   PackedTernary w;
   char* end = nullptr;
   const std::string& in_text = meta["in_features"];
+  errno = 0;
   const long long in = std::strtoll(in_text.c_str(), &end, 10);
-  if (in_text.empty() || *end != '\0' || in <= 0)
+  if (in_text.empty() || *end != '\0' || in <= 0 || errno == ERANGE)
     fail<IoError>("load_packed_ternary: {}: metadata in_features '{}' is not a positive integer", path, in_text);
   w.out_features = packed->shape[0];
   w.in_features = Index(in);
-  if (packed->shape[1] != w.row_bytes())
+  if (in > 4 * packed->shape[1] || packed->shape[1] != w.row_bytes())
     fail<IoError>("load_packed_ternary: {}: 'packed' {} has {} bytes per row; in_features {} needs {}", path,
                   packed->shape.str(), packed->shape[1], in, w.row_bytes());
   std::memcpy(&w.scale, scale->bytes.data(), sizeof(double));

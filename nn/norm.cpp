@@ -25,7 +25,7 @@ LayerNormT<T>::LayerNormT(Shape normalized_shape, double eps, bool elementwise_a
     : shape_(normalized_shape), eps_(eps) {
   if (shape_.rank() == 0 || shape_.numel() <= 0)
     fail<ValueError>("LayerNorm: normalized_shape {} must have at least one dimension and elements", shape_.str());
-  if (!(eps >= 0)) fail<ValueError>("LayerNorm: eps must be >= 0, got {}", eps);
+  if (!(eps > 0)) fail<ValueError>("LayerNorm: eps must be > 0, got {}", eps);
   if (elementwise_affine) {
     weight = this->register_parameter("weight", TensorT<T>::ones(shape_));
     bias = this->register_parameter("bias", TensorT<T>::zeros(shape_));
@@ -42,7 +42,7 @@ RMSNormT<T>::RMSNormT(Shape normalized_shape, std::optional<double> eps, bool el
     : shape_(normalized_shape), eps_(eps) {
   if (shape_.rank() == 0 || shape_.numel() <= 0)
     fail<ValueError>("RMSNorm: normalized_shape {} must have at least one dimension and elements", shape_.str());
-  if (eps && !(*eps >= 0)) fail<ValueError>("RMSNorm: eps must be >= 0, got {}", *eps);
+  if (eps && !(*eps > 0)) fail<ValueError>("RMSNorm: eps must be > 0, got {}", *eps);
   if (elementwise_affine) weight = this->register_parameter("weight", TensorT<T>::ones(shape_));
 }
 
@@ -58,7 +58,7 @@ template <class T>
 BatchNormT<T>::BatchNormT(const char* name, Index num_features, BatchNormOptions options, int rank_a, int rank_b)
     : name_(name), options_(options), rank_a_(rank_a), rank_b_(rank_b) {
   if (num_features <= 0) fail<ValueError>("{}: num_features must be positive, got {}", name, num_features);
-  if (!(options.eps >= 0)) fail<ValueError>("{}: eps must be >= 0, got {}", name, options.eps);
+  if (!(options.eps > 0)) fail<ValueError>("{}: eps must be > 0, got {}", name, options.eps);
   if (!(options.momentum >= 0 && options.momentum <= 1))
     fail<ValueError>("{}: momentum must be in [0, 1], got {}", name, options.momentum);
   if (options.affine) {

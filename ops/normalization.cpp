@@ -51,7 +51,7 @@ Rows check_norm(const char* op, const TensorT<T>& x, const Shape& normalized, co
     fail<ShapeError>("{}: weight {} must have normalized_shape {}", op, weight.shape().str(), normalized.str());
   if (bias.defined() && !(bias.shape() == normalized))
     fail<ShapeError>("{}: bias {} must have normalized_shape {}", op, bias.shape().str(), normalized.str());
-  if (!(eps >= 0)) fail<ValueError>("{}: eps must be >= 0, got {}", op, eps);
+  if (!(eps > 0)) fail<ValueError>("{}: eps must be > 0 (a constant row would divide by zero), got {}", op, eps);
   Rows s;
   s.d = normalized.numel();
   s.rows = s.d == 0 ? 0 : x.numel() / s.d;

@@ -50,6 +50,8 @@ void set_output(Windows& q) {
 template <class T>
 Windows sliding(const char* op, const TensorT<T>& x, Size2 kernel, Size2& stride, Size2 padding) {
   Windows q = planes_of(op, x);
+  if (q.h < 1 || q.w < 1)  // padding would make windows over no elements
+    fail<ShapeError>("{}: input {} has an empty plane ({}x{})", op, q.xs.str(), q.h, q.w);
   if (stride.h == 0 && stride.w == 0) stride = kernel;
   if (kernel.h < 1 || kernel.w < 1 || stride.h < 1 || stride.w < 1)
     fail<ValueError>("{}: kernel {}x{} and stride {}x{} must be >= 1", op, kernel.h, kernel.w, stride.h, stride.w);

@@ -1,6 +1,7 @@
 #include "quantize.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
@@ -35,7 +36,15 @@ T row_step(const T* x, Index cols, T eps) {
 template <class T>
 std::int8_t int8_of(T v, T step) {
   const T r = std::nearbyint(v / step);
+  if (!(r == r)) return 0;  // NaN: no integer (callers that can see one propagate it instead)
   return std::int8_t(std::clamp(r, T(-kInt8Max), T(kInt8Max)));
+}
+
+template <class T>
+bool all_finite(const T* x, Index n) {
+  for (Index i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return false;
+  return true;
 }
 
 template <class T>
@@ -55,6 +64,10 @@ void check_eps(T eps, const char* op) {
 // the STE backward reuses.
 template <class T>
 void dequantized_weight(const T* w, Index n, T eps, T* out) {
+  if (!all_finite(w, n)) {  // a diverged weight stays visible: NaN out, not a finite ternary
+    std::fill(out, out + n, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
   const T s = absmean_scale(w, n, eps);
   for (Index i = 0; i < n; ++i) out[i] = T(ternary_of(w[i], s)) * s;
 }
@@ -62,6 +75,10 @@ template <class T>
 void dequantized_rows(const T* x, Index rows, Index cols, T eps, T* out) {
   for (Index r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
+    if (!all_finite(xr, cols)) {  // a non-finite activation makes its row NaN, as the float product would
+      std::fill(out + r * cols, out + (r + 1) * cols, std::numeric_limits<T>::quiet_NaN());
+      continue;
+    }
     const T step = row_step(xr, cols, eps);
     for (Index j = 0; j < cols; ++j) out[r * cols + j] = T(int8_of(xr[j], step)) * step;
   }

@@ -57,6 +57,8 @@ ValuesIndices<T> topk(const TensorT<T>& x, Index k, bool largest, bool sorted) {
 template <class T>
 ValuesIndices<T> max_with_indices(const TensorT<T>& x, int axis, bool keepdim) {
   const int a = x.shape().normalize_axis(axis, "max_with_indices");
+  if (x.shape()[a] == 0)
+    fail<ShapeError>("max_with_indices: cannot reduce axis {} of size 0 (shape {})", axis, x.shape().str());
   Indices index = argmax(x, a, true);
   TensorT<T> values = values_at(x, a, index, keepdim);
   if (!keepdim) index.shape = x.shape().reduced(a, false);
@@ -66,6 +68,8 @@ ValuesIndices<T> max_with_indices(const TensorT<T>& x, int axis, bool keepdim) {
 template <class T>
 ValuesIndices<T> min_with_indices(const TensorT<T>& x, int axis, bool keepdim) {
   const int a = x.shape().normalize_axis(axis, "min_with_indices");
+  if (x.shape()[a] == 0)
+    fail<ShapeError>("min_with_indices: cannot reduce axis {} of size 0 (shape {})", axis, x.shape().str());
   Indices index = argmin(x, a, true);
   TensorT<T> values = values_at(x, a, index, keepdim);
   if (!keepdim) index.shape = x.shape().reduced(a, false);

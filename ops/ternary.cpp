@@ -1,5 +1,7 @@
 #include "ternary.hpp"
 
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 
@@ -121,6 +123,10 @@ TensorT<T> dequantize_ternary(const PackedTernary& w) {
 
 void ternary_accumulate(const std::int8_t* x, Index rows, const PackedTernary& w, std::int32_t* acc) {
   const Index in = w.in_features, q = w.row_bytes();
+  // -128 has no positive int8 counterpart: (x & plus) - (x & minus) would wrap.
+  for (Index i = 0; i < rows * in; ++i)
+    if (x[i] == std::numeric_limits<std::int8_t>::min())
+      fail<ValueError>("ternary_accumulate: activation -128 at flat index {}; int8 activations must lie in [-127, 127]", i);
   if (rows > 1) {  // decode each weight row once for all activation rows
     std::vector<std::int8_t> plus(static_cast<std::size_t>(in)), minus(static_cast<std::size_t>(in));
     for (Index o = 0; o < w.out_features; ++o) {

@@ -27,7 +27,7 @@ struct PackedTernary {
   Index out_features = 0, in_features = 0;
   double scale = 0;                 // the real weight is code * scale (> 0, finite)
   std::vector<std::uint8_t> bytes;  // out_features * row_bytes()
-  Index row_bytes() const { return (in_features + 3) / 4; }
+  Index row_bytes() const { return in_features / 4 + (in_features % 4 != 0); }
   std::size_t memory_bytes() const { return bytes.size() + sizeof(scale); }
 };
 

@@ -15,7 +15,8 @@ written just above a block (invisible in the rendered page) adjust it:
 
 The block that only includes <ember/ember.hpp> is the file's own preamble.
 Blocks run with the source folder as the working directory when they read
-examples/, else in a fresh temporary folder (so files they save land there).
+examples/, else in a fresh temporary folder of their own, removed afterwards
+(so files they save land there and no example sees another's files).
 
     scripts/api_examples.py docs/api.md out.cpp
 """
@@ -31,6 +32,7 @@ CONTEXT = """  Generator gen(0);
   const int epochs = 3;
   (void)x, (void)y, (void)w, (void)epochs;
 """
+PREAMBLE = "#include <ember/ember.hpp>\nusing namespace ember;  // the snippets below assume this"
 TOP_LEVEL = re.compile(r"^(template\s*<|class |struct )", re.M)
 MARK = re.compile(r"<!-- example (context|throws|skip): (.*?) -->")
 
@@ -70,8 +72,11 @@ def main():
         if "skip" in opts:
             skipped.append(f"// {where}: skipped: {'; '.join(opts['skip'])}")
             continue
+        if body.strip() == PREAMBLE:
+            continue  # the file's own preamble
         if "#include" in body:
-            continue
+            raise SystemExit(f"api_examples: {where}: a block with #include cannot be compiled in a test case; "
+                             "mark it <!-- example skip: why -->")
         if TOP_LEVEL.search(body):
             top.append(f"// {where}\n#line {line} \"{page}\"\n{body}\n")
             continue
@@ -97,12 +102,22 @@ struct ScopedDirectory {
     if (source) {
       std::filesystem::current_path(EMBER_SOURCE_DIR);
     } else {
-      auto dir = std::filesystem::temp_directory_path() / ("ember_api_examples_" + std::to_string(::getpid()));
+      dir = std::filesystem::temp_directory_path() /
+            ("ember_api_examples_" + std::to_string(::getpid()) + "_" + std::to_string(++count()));
       std::filesystem::create_directories(dir);
       std::filesystem::current_path(dir);
     }
   }
-  ~ScopedDirectory() { std::filesystem::current_path(old); }
+  ~ScopedDirectory() {
+    std::filesystem::current_path(old);
+    std::error_code ignored;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+  }
+  static int& count() {
+    static int n = 0;
+    return n;
+  }
+  std::filesystem::path dir;  // this example's own folder, removed afterwards
 };
 }  // namespace
 

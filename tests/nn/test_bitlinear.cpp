@@ -4,6 +4,7 @@
 #include <ember/ember.hpp>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "../test_helpers.hpp"
@@ -121,4 +122,19 @@ TEST_CASE("BitLinear: module with one weight, no bias, trains through the STE") 
                            "quantize_ternary: weight [2] has a non-finite value nan at flat index 1");
   SwiGLU act;
   CHECK(act(Tensor::zeros({2, 4})).shape() == Shape{2, 2});
+}
+
+TEST_CASE("bitlinear: a non-finite input or weight shows as NaN in its rows, never as a finite quantized value") {
+  Generator gen(23);
+  auto x = Tensor64::randn({3, 4}, gen), w = Tensor64::randn({2, 4}, gen);
+  x.values()[5] = std::numeric_limits<double>::quiet_NaN();  // row 1
+  const auto y = bitlinear(x, w);
+  for (Index j = 0; j < 2; ++j) {
+    CHECK(std::isfinite(y.at({0, j})));
+    CHECK(std::isnan(y.at({1, j})));
+    CHECK(std::isfinite(y.at({2, j})));
+  }
+  auto wi = w.detach();
+  wi.values()[0] = std::numeric_limits<double>::infinity();
+  CHECK(std::isnan(bitlinear(Tensor64::randn({2, 4}, gen), wi).values().sum()));
 }

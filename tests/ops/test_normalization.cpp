@@ -144,7 +144,8 @@ TEST_CASE("layer_norm / rms_norm: errors name the op and the shapes") {
                            "layer_norm: weight [2] must have normalized_shape [3]");
   CHECK_THROWS_WITH_SUBSTR(layer_norm(x, {3}, {}, Tensor::ones({3, 1})), ShapeError,
                            "layer_norm: bias [3x1] must have normalized_shape [3]");
-  CHECK_THROWS_WITH_SUBSTR(layer_norm(x, {3}, {}, {}, -1.0), ValueError, "layer_norm: eps must be >= 0, got -1");
+  CHECK_THROWS_WITH_SUBSTR(layer_norm(x, {3}, {}, {}, -1.0), ValueError, "layer_norm: eps must be > 0 (a constant row would divide by zero), got -1");
+  CHECK_THROWS_WITH_SUBSTR(rms_norm(x, {3}, {}, 0.0), ValueError, "rms_norm: eps must be > 0");
   CHECK_THROWS_WITH_SUBSTR(rms_norm(x, {2}), ShapeError, "rms_norm: input [2x3] does not end in normalized_shape [2]");
   CHECK_THROWS_WITH_SUBSTR(rms_norm(x, {3}, Tensor::ones({4})), ShapeError, "rms_norm: weight [4]");
 }

@@ -170,6 +170,9 @@ TEST_CASE("pooling: errors name the op and the shapes") {
                            "padding 0x0)");
   CHECK_THROWS_WITH_SUBSTR(avg_pool2d(x, 2, 1, 2), ValueError,
                            "avg_pool2d: padding 2x2 must be >= 0 and at most half the kernel 2x2");
+  // An empty plane with padding would make windows over no elements.
+  CHECK_THROWS_WITH_SUBSTR(max_pool2d(Tensor64::zeros({1, 1, 0, 4}), 2, 2, 1), ShapeError,
+                           "max_pool2d: input [1x1x0x4] has an empty plane (0x4)");
   CHECK_THROWS_WITH_SUBSTR(max_pool2d(x, 0), ValueError,
       "max_pool2d: kernel 0x0 and stride 0x0 must be >= 1");
   CHECK_THROWS_WITH_SUBSTR(adaptive_avg_pool2d(x, 0), ValueError,

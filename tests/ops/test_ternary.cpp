@@ -187,3 +187,12 @@ TEST_CASE("pack_ternary: a non-ternary value, a zero or non-finite scale, a non-
   CHECK_THROWS_WITH_SUBSTR(save_packed_ternary(temp_path("zero"), zero_scale), ValueError,
                            "scale 0 must be finite and positive");
 }
+
+TEST_CASE("ternary_accumulate: an activation of -128 (no positive counterpart) is refused") {
+  Generator gen(33);
+  const auto t = random_ternary(gen, 2, 5);
+  std::vector<std::int8_t> x{1, 2, -128, 4, 5};
+  std::vector<std::int32_t> acc(2, 0);
+  CHECK_THROWS_WITH_SUBSTR(ternary_accumulate(x.data(), 1, pack_ternary(t, 1.0), acc.data()), ValueError,
+                           "ternary_accumulate: activation -128 at flat index 2");
+}
