@@ -1,5 +1,6 @@
 #include "indexing.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -93,16 +94,25 @@ bool for_each_offset(const char* op, const Shape& full, int axis, const Indices&
     if (d != axis && is[d] != full[d]) return false;
   const Index outer = outer_of(full, axis), inner = inner_of(full, axis), n = full[axis], k_n = is[axis];
   const Index* v = index.values.data();
-  for (Index o = 0, p = 0; o < outer; ++o)
-    for (Index k = 0; k < k_n; ++k)
-      for (Index i = 0; i < inner; ++i, ++p) {
-        Index at = v[p];
-        if constexpr (Check) {
-          if (at < -n || at >= n) (void)offsets_of(op, full, axis, index);  // throws, naming the position
-        }
-        if (at < 0) at += n;
-        f(p, (o * n + at) * inner + i);
-      }
+  const Index block = k_n * inner;  // the index values of one outer position, contiguous
+  for (Index o = 0, p = 0; o < outer; ++o) {
+    Index lo = 0, hi = 0;  // one vectorizable pass over the block decides what the loop below needs
+    for (Index j = 0; j < block; ++j) {
+      lo = std::min(lo, v[p + j]);
+      hi = std::max(hi, v[p + j]);
+    }
+    if constexpr (Check) {
+      if (lo < -n || hi >= n) (void)offsets_of(op, full, axis, index);  // throws, naming the position
+    }
+    const Index base = o * n * inner;
+    if (lo >= 0) {
+      for (Index k = 0; k < k_n; ++k)
+        for (Index i = 0; i < inner; ++i, ++p) f(p, base + v[p] * inner + i);
+    } else {
+      for (Index k = 0; k < k_n; ++k)
+        for (Index i = 0; i < inner; ++i, ++p) f(p, base + (v[p] < 0 ? v[p] + n : v[p]) * inner + i);
+    }
+  }
   return true;
 }
 
@@ -161,11 +171,24 @@ struct GatherInto {
 template <class T>
 TensorT<T> gather(const TensorT<T>& x, int axis, const Indices& index) {
   const int a = x.shape().normalize_axis(axis, "gather");
-  const Scatter<T> s = scatter_of<T>("gather", x.shape(), a, index);
   auto out = TensorT<T>::empty(index.shape);
   T* dst = out.node().value.data();
   const T* src = x.data();
-  s.each([&](Index p, Index off) { dst[p] = src[off]; });
+  // One validating pass when the index has x's shape off the axis; the
+  // index is kept (copied) only when a node will be recorded.
+  const bool fast = for_each_offset<true>("gather", x.shape(), a, index, [&](Index p, Index off) { dst[p] = src[off]; });
+  if (!(grad_enabled() && x.requires_grad())) {
+    if (!fast) {
+      const auto offsets = offsets_of("gather", x.shape(), a, index);
+      for (std::size_t p = 0; p < offsets.size(); ++p) dst[p] = src[offsets[p]];
+    }
+    return out;
+  }
+  Scatter<T> s{a, std::make_shared<const Indices>(index), nullptr, x.shape()};
+  if (!fast) {
+    s.offsets = std::make_shared<const std::vector<Index>>(offsets_of("gather", x.shape(), a, index));
+    s.each([&](Index p, Index off) { dst[p] = src[off]; });
+  }
   // d/dx gather = 1 at the gathered places; repeats add up
   return record(out, "gather", {x}, [grad = ScatterInto<T>{s}](auto& b) {
     d::kernel(b, 0, "gather_backward", grad, grad, b.grad());
