@@ -231,6 +231,19 @@ int time_steps(const Options& options, const Config& config, const Data& data) {
   out["rounds"] = rounds;
   out["lr"] = config.shared_lr;
   out["batch"] = config.batch_size;
+  {  // the step's sizes, for the page: values the activations see, multiply-adds of the products
+    const std::vector<Index> w = widths(data, config);
+    std::string arch;
+    Index hidden_values = 0, macs = 0;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      arch += (i ? " → " : "") + std::to_string(w[i]);
+      if (i > 0 && i + 1 < w.size()) hidden_values += config.batch_size * w[i];
+      if (i + 1 < w.size()) macs += 3 * config.batch_size * w[i] * w[i + 1];  // forward, input and weight gradients
+    }
+    out["architecture"] = arch;
+    out["hidden_values_per_step"] = hidden_values;
+    out["multiply_adds_per_step"] = macs;
+  }
   out["note"] = "CPU time of this thread; varies from run to run: not part of any page's staleness check";
   std::string table = "| activation | CPU ms per training step | min–max over rounds | × relu | the activation alone, "
                       "forward+backward, µs per step | × relu | share of the step | step with subnormals flushed "

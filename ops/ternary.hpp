@@ -8,7 +8,8 @@
 //   j / Q at position k = j % Q, stored in byte k of the row at bits
 //   2 (j / Q) and 2 (j / Q) + 1 (least significant pair = first quarter);
 //   codes: 0b00 = 0, 0b01 = +1, 0b10 = -1; 0b11 is invalid; the padding past
-//   `in` (at most 3 weights, in the last quarter) is 0b00.
+//   `in` (positions in..4Q-1: at most 3 weights, which can span the last two
+//   quarters when Q is small) is 0b00.
 // Quarters rather than four neighbours per byte: decoding quarter q of a row
 // is one shift and mask over contiguous bytes, which vectorizes.
 // The real weight is code * scale. Saved and loaded by io/packed_ternary.hpp;
