@@ -274,6 +274,23 @@ int main(int argc, char** argv) {
       v[d.name]["gap_relu_family_points"] = mean_of({"relu", "relu_squared", "swiglu"});
       v[d.name]["gap_smooth_points"] = mean_of({"silu", "gelu", "tanh", "sigmoid"});
     }
+    // The page's sentences that depend on the numbers, computed here.
+    {
+      const int beyond = int(v["digits"]["gap_beyond_seed_range_count"].get<std::size_t>() +
+                             v["breast_cancer"]["gap_beyond_seed_range_count"].get<std::size_t>());
+      v["gap_vs_seeds_sentence"] = beyond == 0 ? std::string("for no activation does it exceed")
+                                               : fmt::format("for {} activation/data-set pairs it exceeds", beyond);
+      const double relu_family = v["digits"]["gap_relu_family_points"].get<double>(),
+                   smooth = v["digits"]["gap_smooth_points"].get<double>();
+      v["relu_family_vs_smooth_sentence"] = relu_family < smooth ? "lose less than" : "lose at least as much as";
+      std::string lowest;
+      double lowest_ratio = INFINITY;
+      for (const auto& a : kActivations) {
+        const double r = summary["digits"][a]["ternary"]["grad_ratio_l1_l2"].get<double>();
+        if (r < lowest_ratio) lowest_ratio = r, lowest = a;
+      }
+      v["smallest_first_layer_share"] = lowest;
+    }
     const auto sparse = [&](const std::string& a, const char* key) { return summary["digits"][a]["ternary"][key].get<double>(); };
     v["relu_squared_sparser_than_relu"] = sparse("relu_squared", "int8_zero") > sparse("relu", "int8_zero");
     v["swiglu_sparser_than_relu"] = sparse("swiglu", "int8_zero") > sparse("relu", "int8_zero");
