@@ -16,6 +16,18 @@
 
 namespace bench {
 
+nlohmann::ordered_json measurement_row(const std::string& workload, const Measurement& m, int threads) {
+  nlohmann::ordered_json row;
+  row["workload"] = workload;
+  row["impl"] = m.impl;
+  row["threads"] = threads;
+  row["median_us"] = m.median_us;
+  row["min_us"] = m.min_us;
+  row["thread_cpu_us"] = m.thread_cpu_median_us;
+  row["reps"] = m.repetitions;
+  return row;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -45,6 +45,10 @@ std::vector<Measurement> measure(std::vector<Impl>& impls, const TimingOptions& 
 void set_threads(int threads);
 
 // Results: one JSON object per line, or a table at the end.
+// The columns every row has: workload, impl, threads, median_us, min_us,
+// thread_cpu_us, reps; callers add their own.
+nlohmann::ordered_json measurement_row(const std::string& workload, const Measurement& m, int threads);
+
 class Report {
  public:
   explicit Report(bool json) : json_(json) {}

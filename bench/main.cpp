@@ -171,15 +171,7 @@ void run_mlps(const Options& o, int threads, const TimingOptions& timing, Report
     TimingOptions t = timing;
     if (spec.name == "large_mlp") t.max_seconds *= 2;
     for (const Measurement& m : measure(impls, t)) {
-      nlohmann::ordered_json row;
-      row["workload"] = spec.name;
-      row["impl"] = m.impl;
-      row["threads"] = threads;
-      row["median_us"] = m.median_us;
-      row["min_us"] = m.min_us;
-      row["thread_cpu_us"] = m.thread_cpu_median_us;
-    row["thread_cpu_us"] = m.thread_cpu_median_us;
-      row["reps"] = m.repetitions;
+      nlohmann::ordered_json row = measurement_row(spec.name, m, threads);
       row["steps_per_rep"] = m.units_per_sample;
       row["allocs_per_step"] = m.allocs_per_unit;
       row["alloc_bytes_per_step"] = m.alloc_bytes_per_unit;
@@ -224,14 +216,7 @@ void run_chain(const Options& o, int threads, const TimingOptions& timing, Repor
   if (!o.reps) t.repetitions = std::min(t.repetitions, 7);
   const auto measurements = measure(impls, t);
   for (const Measurement& m : measurements) {
-    nlohmann::ordered_json row;
-    row["workload"] = "deep_chain";
-    row["impl"] = m.impl;
-    row["threads"] = threads;
-    row["median_us"] = m.median_us;
-    row["min_us"] = m.min_us;
-    row["thread_cpu_us"] = m.thread_cpu_median_us;
-    row["reps"] = m.repetitions;
+    nlohmann::ordered_json row = measurement_row("deep_chain", m, threads);
     const double n = length[m.impl];
     row["nodes"] = n;
     row["width"] = kWidth;
@@ -276,14 +261,7 @@ void run_conv(const Options& o, int threads, const TimingOptions& timing, Report
     std::vector<Impl> impls = timed(o, tasks);
     if (impls.empty()) continue;
     for (const Measurement& m : measure(impls, timing)) {
-      nlohmann::ordered_json row;
-      row["workload"] = c.name;
-      row["impl"] = m.impl;
-      row["threads"] = threads;
-      row["median_us"] = m.median_us;
-      row["min_us"] = m.min_us;
-      row["thread_cpu_us"] = m.thread_cpu_median_us;
-      row["reps"] = m.repetitions;
+      nlohmann::ordered_json row = measurement_row(c.name, m, threads);
       row["checksum"] = ours;
       report.add(std::move(row));
     }
@@ -329,16 +307,7 @@ void run_activations(const Options& o, int threads, const TimingOptions& timing,
         TimingOptions t = timing;
         if (!o.reps) t.max_seconds = size.n >= (1L << 24) ? 1.5 : 0.5;
         for (const Measurement& m : measure(impls, t)) {
-          nlohmann::ordered_json row;
-          row["workload"] = "activation";
-          row["impl"] = m.impl;
-          row["threads"] = threads;
-          row["median_us"] = m.median_us;
-          row["min_us"] = m.min_us;
-          row["thread_cpu_us"] = m.thread_cpu_median_us;
-      row["thread_cpu_us"] = m.thread_cpu_median_us;
-    row["thread_cpu_us"] = m.thread_cpu_median_us;
-          row["reps"] = m.repetitions;
+          nlohmann::ordered_json row = measurement_row("activation", m, threads);
           row["activation"] = name;
           row["pass"] = backward ? "fwd_bwd" : "fwd";
           row["size"] = size.n;
@@ -378,14 +347,7 @@ void run_tensor_ops(const Options& o, int threads, const TimingOptions& timing, 
         TimingOptions t = timing;
         if (!o.reps) t.max_seconds = 0.5;
         for (const Measurement& m : measure(impls, t)) {
-          nlohmann::ordered_json row;
-          row["workload"] = "tensor_op";
-          row["impl"] = m.impl;
-          row["threads"] = threads;
-          row["median_us"] = m.median_us;
-          row["min_us"] = m.min_us;
-          row["thread_cpu_us"] = m.thread_cpu_median_us;
-          row["reps"] = m.repetitions;
+          nlohmann::ordered_json row = measurement_row("tensor_op", m, threads);
           row["op"] = name;
           row["pass"] = backward ? "fwd_bwd" : "fwd";
           row["size"] = n;
@@ -423,14 +385,7 @@ void run_layer_norm(const Options& o, int threads, const TimingOptions& timing, 
     std::vector<Impl> impls = timed(o, tasks);
     if (impls.empty()) continue;
     for (const Measurement& m : measure(impls, timing)) {
-      nlohmann::ordered_json row;
-      row["workload"] = name;
-      row["impl"] = m.impl;
-      row["threads"] = threads;
-      row["median_us"] = m.median_us;
-      row["min_us"] = m.min_us;
-      row["thread_cpu_us"] = m.thread_cpu_median_us;
-      row["reps"] = m.repetitions;
+      nlohmann::ordered_json row = measurement_row(name, m, threads);
       row["ns_per_element"] = m.median_us * 1e3 / static_cast<double>(n);
       report.add(std::move(row));
     }
@@ -465,14 +420,7 @@ void run_scalar_chain(const Options& o, int threads, const TimingOptions& timing
   std::vector<Impl> impls = timed(o, tasks);
   if (impls.empty()) return;
   for (const Measurement& m : measure(impls, timing)) {
-    nlohmann::ordered_json row;
-    row["workload"] = "scalar_chain";
-    row["impl"] = m.impl;
-    row["threads"] = threads;
-    row["median_us"] = m.median_us;
-    row["min_us"] = m.min_us;
-    row["thread_cpu_us"] = m.thread_cpu_median_us;
-    row["reps"] = m.repetitions;
+    nlohmann::ordered_json row = measurement_row("scalar_chain", m, threads);
     row["nodes"] = kNodes;
     row["ns_per_node"] = m.median_us * 1e3 / kNodes;
     row["cpu_ns_per_node"] = m.thread_cpu_median_us * 1e3 / kNodes;
@@ -501,14 +449,7 @@ void run_inference(const Options& o, int threads, const TimingOptions& timing, R
     std::vector<Impl> impls = timed(o, tasks);
     if (impls.empty()) continue;
     for (const Measurement& m : measure(impls, timing)) {
-      nlohmann::ordered_json row;
-      row["workload"] = name;
-      row["impl"] = m.impl;
-      row["threads"] = threads;
-      row["median_us"] = m.median_us;
-      row["min_us"] = m.min_us;
-      row["thread_cpu_us"] = m.thread_cpu_median_us;
-      row["reps"] = m.repetitions;
+      nlohmann::ordered_json row = measurement_row(name, m, threads);
       row["batch"] = batch;
       row["allocs_per_step"] = m.allocs_per_unit;
       report.add(std::move(row));

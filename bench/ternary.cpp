@@ -81,14 +81,7 @@ void run_ternary(int threads, const TimingOptions& timing, Report& report) {
       t.max_seconds = std::min(t.max_seconds, 3.0);
       const std::size_t float_bytes = std::size_t(n) * std::size_t(n) * sizeof(float);
       for (const Measurement& m : measure(impls, t)) {
-        nlohmann::ordered_json row;
-        row["workload"] = fmt::format("ternary_matmul_{}x{}_b{}", n, n, batch);
-        row["impl"] = m.impl;
-        row["threads"] = threads;
-        row["median_us"] = m.median_us;
-        row["min_us"] = m.min_us;
-        row["thread_cpu_us"] = m.thread_cpu_median_us;
-        row["reps"] = m.repetitions;
+        nlohmann::ordered_json row = measurement_row(fmt::format("ternary_matmul_{}x{}_b{}", n, n, batch), m, threads);
         row["batch"] = batch;
         row["n"] = n;
         row["weight_bytes"] = m.impl == "ternary" ? double(packed.memory_bytes()) : double(float_bytes);
