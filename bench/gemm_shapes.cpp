@@ -45,6 +45,12 @@ int main() {
                           {32, 64, 64},     {64, 64, 64},     {16, 784, 128},  {128, 784, 128}, {64, 784, 256},
                           {64, 512, 512},   {64, 4096, 64},   {128, 128, 128}, {32, 128, 128}};
   const bool blas = ember::detail::blas_linked();
+  if (blas)
+    fmt::print("OpenBLAS kernels: {} ({}-bit); Eigen compiled for {}-bit vectors{}\n", ember::detail::blas_core(),
+               ember::detail::blas_vector_bits(), ember::detail::eigen_vector_bits(),
+               ember::detail::blas_vector_bits() < ember::detail::eigen_vector_bits()
+                   ? ": OpenBLAS's are narrower, every product stays with Eigen"
+                   : "");
   fmt::print("{:>24}  {:>10}  {:>11}  {:>11}  {:>12}  {:>8}\n", "C[m,n] = A[m,k] B[k,n]", "Eigen (us)", "panels (us)",
              "OpenBLAS (us)", "BLAS/panels", "gemm()");
   for (const Shape s : shapes) {

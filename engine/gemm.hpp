@@ -25,12 +25,17 @@
 // fixed per shape, never timed at run time, and OpenBLAS partitions a
 // product the same way at one thread count, so results still repeat bit for
 // bit at a fixed thread count. The crossover table behind the rule is in
-// docs/performance.md (bench/gemm_shapes prints it).
+// docs/performance.md (bench/gemm_shapes prints it). The rule applies only
+// where OpenBLAS's kernels for this CPU are at least as wide as the vectors
+// Eigen was compiled for: on an AVX-512 CPU that OpenBLAS 0.3.21 runs with
+// its AVX2 (Haswell) kernels, an AMD EPYC for one, Eigen measured faster on
+// every shape, so there every product stays with Eigen.
 #pragma once
 
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <string>
 #include <type_traits>
 
 #ifdef _OPENMP
@@ -70,6 +75,13 @@ inline bool omp_in_parallel_or_zero() {
 // operand given by its storage as BLAS describes it).
 bool blas_linked();
 bool blas_pays(Eigen::Index m, Eigen::Index n, Eigen::Index k);
+// The vector width of OpenBLAS's kernels on this CPU (0 when not linked) and
+// their name, and the width Eigen was compiled for.
+int blas_vector_bits();
+std::string blas_core();
+inline constexpr int eigen_vector_bits() {
+  return int(Eigen::internal::packet_traits<float>::size) * 32;
+}
 void blas_gemm(bool row_major, bool trans_a, bool trans_b, Eigen::Index m, Eigen::Index n, Eigen::Index k,
                const float* a, Eigen::Index lda, const float* b, Eigen::Index ldb, float beta, float* c,
                Eigen::Index ldc);

@@ -69,3 +69,45 @@ TEST_CASE("gemm: the same inputs give the same bits twice") {
   ember::gemm(c2, a, b, ember::Gemm::assign);
   CHECK(std::memcmp(c1.data(), c2.data(), sizeof(float) * c1.size()) == 0);
 }
+
+TEST_CASE("gemm: OpenBLAS's path gives the exact product on every operand layout, whatever the rule picks here") {
+  // gemm() may send no product to OpenBLAS on this CPU (see the next case),
+  // so its path is called directly.
+  if (!ember::detail::blas_linked()) return;
+  const int shapes[][3] = {{1, 784, 128}, {64, 32, 32}, {256, 10, 64}, {3, 5, 7}};
+  for (const auto& s : shapes) {
+    const int m = s[0], k = s[1], n = s[2];
+    CAPTURE(m);
+    CAPTURE(k);
+    CAPTURE(n);
+    const Mat a = Mat::Random(m, k), b = Mat::Random(k, n), at = a.transpose(), c0 = Mat::Random(m, n);
+    const Mat wide = Mat::Random(m, k + 9);
+    for (const bool add : {false, true}) {
+      const auto how = add ? ember::Gemm::add : ember::Gemm::assign;
+      Mat c = c0;
+      ember::gemm_blas(c, a, b, how);
+      CHECK(error(c, a, b, c0.cast<double>(), add) < 1e-5);
+      c = c0;
+      ember::gemm_blas(c, at.transpose(), b, how);
+      CHECK(error(c, a, b, c0.cast<double>(), add) < 1e-5);
+      c = c0;
+      ember::gemm_blas(c, wide.middleCols(4, k), b, how);
+      CHECK(error(c, wide.middleCols(4, k), b, c0.cast<double>(), add) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("gemm: OpenBLAS takes no product where its kernels are narrower than Eigen's vectors") {
+  if (!ember::detail::blas_linked()) {
+    CHECK_FALSE(ember::detail::blas_pays(64, 32, 32));
+    return;
+  }
+  const int blas = ember::detail::blas_vector_bits(), eigen = ember::detail::eigen_vector_bits();
+  CAPTURE(ember::detail::blas_core());
+  CHECK((blas == 128 || blas == 256 || blas == 512));
+  CHECK((eigen == 128 || eigen == 256 || eigen == 512));
+  // (64, 32, 32) and a row vector pass the shape rule; (256, 10, 64) does not.
+  CHECK(ember::detail::blas_pays(64, 32, 32) == (blas >= eigen));
+  CHECK(ember::detail::blas_pays(1, 128, 784) == (blas >= eigen));
+  CHECK_FALSE(ember::detail::blas_pays(256, 64, 10));
+}
