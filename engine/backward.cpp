@@ -142,7 +142,29 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   // input's last consumer, then drops its other inputs and its closure; a
   // node nothing else refers to is destroyed right after its backward, while
   // its memory is still in cache.
-  std::vector<std::shared_ptr<Node<T>>> ready{root};
+  // The list is borrowed from a per-thread spare (kept for the next pass, so
+  // a training step allocates nothing here); a hook that runs backward on
+  // another graph borrows another one.
+  struct Borrowed {
+    using List = std::vector<std::shared_ptr<Node<T>>>;
+    static std::vector<List>& spares() {
+      static thread_local std::vector<List> lists;
+      return lists;
+    }
+    List list;
+    Borrowed() {
+      if (!spares().empty()) {
+        list = std::move(spares().back());
+        spares().pop_back();
+      }
+    }
+    ~Borrowed() {
+      list.clear();  // also after a throw: the nodes not reached are released here
+      spares().push_back(std::move(list));
+    }
+  } borrowed;
+  std::vector<std::shared_ptr<Node<T>>>& ready = borrowed.list;
+  ready.push_back(root);
   const bool observed = !observers<T>().empty();
   while (!ready.empty()) {
     const std::shared_ptr<Node<T>> n = std::move(ready.back());
