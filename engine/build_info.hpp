@@ -2,6 +2,8 @@
 // want to know whether they linked an optimized, CPU-tuned build.
 #pragma once
 
+#include <string>
+
 namespace ember {
 
 struct BuildInfo {
@@ -13,5 +15,14 @@ struct BuildInfo {
 
 // Describes the compilation of the library's own sources, not the caller's.
 BuildInfo build_info();
+
+// What decides the last bits of ember's floating-point results on this
+// machine, as one line: the compiler, the vector instruction sets Eigen was
+// compiled for, and which library takes the matrix products. Two builds with
+// the same line give the same bits at a fixed thread count; builds that
+// differ here may round differently (a sum over 16 lanes is not a sum over
+// 8). The example trainers write it next to their results, and the question
+// pages' freshness tests compare numbers only between equal lines.
+std::string arithmetic();
 
 }  // namespace ember

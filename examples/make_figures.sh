@@ -4,7 +4,7 @@
 # results/<trainer>/summary.txt), copies its PNGs to docs/img/, writes the
 # commit the results come from to results/COMMIT (-dirty when the tree has
 # uncommitted changes) and renders every page template docs/pages/*.md.in
-# into docs/ (scripts/render_docs.py).
+# into docs/ (scripts/render_docs.py), and docs/diagnostics.md's blocks.
 #   examples/make_figures.sh [build dir]      (default: build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,4 +38,8 @@ commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- . ':!docs' 2>/dev/null || commit="$commit-dirty"
 echo "$commit" > results/COMMIT
 scripts/render_docs.py --results results docs/pages/*.md.in
+# docs/diagnostics.md's blocks: what diagnostics_tour prints.
+mkdir -p results/diagnostics_tour
+"$build/examples/diagnostics_tour" --no-plots --out results/diagnostics_tour > results/diagnostics_tour/summary.txt
+scripts/render_docs.py --results results docs/diagnostics.md
 echo "figures are in docs/img/, pages rendered from results/ at $commit"

@@ -27,6 +27,17 @@ results folder, with an optional Python format spec after '|';
 results/COMMIT, which examples/make_figures.sh writes). --check ignores the
 commit: a page is stale only when its numbers or text differ.
 
+A page records the arithmetic its numbers were computed with,
+
+    <!-- arithmetic: vanishing_gradients/arithmetic.txt -->...<!-- /arithmetic -->
+
+filled from the line the trainer wrote (compiler, SIMD instruction sets,
+GEMM library: ember::arithmetic()). Other vector widths or another GEMM round
+differently, and a chaotic training run amplifies the last bit, so --check
+compares a page's numbers only with results of the same arithmetic: when the
+line differs it says so and exits 77 (CTest's skip), unless a page is stale
+for other reasons.
+
     scripts/render_docs.py [--results results] [--check] docs/pages/NAME.md.in ...
 """
 import argparse
@@ -52,10 +63,30 @@ def render(page, results):
             text += "\n"
         return m.group(1) + "```text\n" + text + "```\n" + m.group(4)
 
-    return BLOCK.sub(fill, page), missing
+    def arith(m):
+        source = results / m.group("name")
+        if not source.is_file():
+            missing.append(str(source))
+            return m.group(0)
+        line = source.read_text().split("\n")[0].strip()
+        return f"<!-- arithmetic: {m.group('name')} -->{line}<!-- /arithmetic -->"
+
+    return ARITH.sub(arith, BLOCK.sub(fill, page)), missing
+
+
+def arithmetic_lines(page):
+    return [m.group("line") for m in ARITH.finditer(page)]
+
+
+def same_but_arithmetic(new, old):
+    """True when the pages differ only in their arithmetic lines."""
+    blank = lambda page: ARITH.sub(lambda m: f"<!-- arithmetic: {m.group('name')} --><!-- /arithmetic -->", page)
+    return blank(new) == blank(old)
 
 
 VALUE = re.compile(r"\{\{\s*(?P<ref>[^}|]+?)\s*(\|\s*(?P<spec>[^}]*?)\s*)?\}\}")
+ARITH = re.compile(r"<!-- arithmetic: (?P<name>[^ ]+) -->(?P<line>[^<]*)<!-- /arithmetic -->")
+SKIP = 77  # CTest's SKIP_RETURN_CODE for the freshness tests
 COMMIT = re.compile(r"<!-- commit -->(?P<id>[^<]*)<!-- /commit -->")
 KEY = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -128,7 +159,13 @@ def main():
         for m in missing:
             print(f"render_docs: {path}: {m} does not exist (run the trainer first)", file=sys.stderr)
             status = 1
-        if new == old:
+        if new == old or (args.check and same_but_arithmetic(new, old)):
+            continue
+        if args.check and arithmetic_lines(new) != arithmetic_lines(old):
+            print(f"render_docs: {path} was computed with other arithmetic than this build's, so its numbers "
+                  f"cannot be compared here (page: {'; '.join(arithmetic_lines(old)) or 'none recorded'} | "
+                  f"now: {'; '.join(arithmetic_lines(new))}); regenerate with examples/make_figures.sh")
+            status = status or SKIP
             continue
         if args.check:
             status = 1

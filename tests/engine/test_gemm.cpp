@@ -4,7 +4,9 @@
 #include <Eigen/Core>
 
 #include <cstring>
+#include <string>
 
+#include "../../engine/build_info.hpp"
 #include "../../engine/gemm.hpp"
 #include "../test_helpers.hpp"
 
@@ -110,4 +112,16 @@ TEST_CASE("gemm: OpenBLAS takes no product where its kernels are narrower than E
   CHECK(ember::detail::blas_pays(64, 32, 32) == (blas >= eigen));
   CHECK(ember::detail::blas_pays(1, 128, 784) == (blas >= eigen));
   CHECK_FALSE(ember::detail::blas_pays(256, 64, 10));
+}
+
+TEST_CASE("arithmetic(): names the compiler, Eigen's SIMD sets and the GEMM library the rule uses") {
+  const std::string line = ember::arithmetic();
+  CAPTURE(line);
+  CHECK(line.find("; SIMD ") != std::string::npos);
+  CHECK(line.find(Eigen::SimdInstructionSetsInUse()) != std::string::npos);
+  CHECK(line.find('\n') == std::string::npos);  // one line: the pages embed it
+  // OpenBLAS is named exactly when the rule can send it a product.
+  const bool blas_used = ember::detail::blas_pays(64, 32, 32) || ember::detail::blas_pays(1, 128, 784);
+  CHECK((line.find("GEMM OpenBLAS") != std::string::npos) == blas_used);
+  CHECK((line.rfind("GEMM Eigen") == line.size() - std::string("GEMM Eigen").size()) == !blas_used);
 }
