@@ -191,6 +191,8 @@ void gather_lines(const char* op, T* dst, const T* src, const Shape& full, int a
   const Index* v = index.values.data();
   for (Index o = 0, p = 0; o < l.outer; ++o, p += block) {
     const T* line = src + o * l.n * l.inner;
+    if (l.inner == 1 && o + 1 < l.outer && l.n * Index(sizeof(T)) <= 4096)  // the next short line, ahead of its random reads
+      for (Index c = 0; c < l.n; c += 64 / Index(sizeof(T))) __builtin_prefetch(line + l.n + c);
     U* at = nullptr;
     if constexpr (!std::is_void_v<U>) at = saved + p;
     if (detail::gather_block(dst + p, line, v + p, l, at)) continue;
