@@ -141,6 +141,12 @@ template <class T>
 struct LogsumexpGrad {
   AroundAxis s;
   void operator()(T* dx, const T* g, const T* x, const T* out) const {
+    if (s.inner == 1) {  // the last axis: whole lines
+      for (Index o = 0; o < s.outer; ++o)
+        ArrayMap<T>(dx + o * s.n, s.n) +=
+            g[o] * (ConstArrayMap<T>(x + o * s.n, s.n) - out[o]).unaryExpr(simd::vectorized(kExpIeee));
+      return;
+    }
     for (Index o = 0; o < s.outer; ++o)
       for (Index k = 0; k < s.n; ++k) {
         const Index at = (o * s.n + k) * s.inner;
