@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <type_traits>
 
 #include "../engine/record.hpp"
 #include "derivative.hpp"
+#include "gather_lines.hpp"
 
 namespace ember {
 
@@ -36,6 +40,9 @@ Index Indices::at(std::initializer_list<Index> index) const {
 }
 
 namespace {
+
+using detail::GatherLinesGrad;
+using detail::Lines;
 
 Index outer_of(const Shape& s, int a) {
   Index n = 1;
@@ -83,16 +90,24 @@ std::vector<Index> offsets_of(const char* op, const Shape& full, int axis, const
   return out;
 }
 
-// offsets_of's common case without the table: `index` has x's shape but
-// along `axis`, so position p = (o, k, i) reads x at (o, index[p], i).
-// Calls f(p, offset) for every position; Check validates each index.
-template <bool Check, class F>
-bool for_each_offset(const char* op, const Shape& full, int axis, const Indices& index, F f) {
+// The common case: index has full's shape except along the axis (Lines, gather_lines.hpp).
+bool lines_of(const Shape& full, int axis, const Indices& index, Lines& l) {
   const Shape& is = index.shape;
   if (is.rank() != full.rank()) return false;
   for (int d = 0; d < is.rank(); ++d)
     if (d != axis && is[d] != full[d]) return false;
-  const Index outer = outer_of(full, axis), inner = inner_of(full, axis), n = full[axis], k_n = is[axis];
+  l = Lines{outer_of(full, axis), full[axis], is[axis], inner_of(full, axis)};
+  return true;
+}
+
+// offsets_of's common case without the table: position p = (o, k, i) reads
+// x at (o, index[p], i). Calls f(p, offset) for every position; Check
+// validates each index.
+template <bool Check, class F>
+bool for_each_offset(const char* op, const Shape& full, int axis, const Indices& index, F f) {
+  Lines l;
+  if (!lines_of(full, axis, index, l)) return false;
+  const Index outer = l.outer, inner = l.inner, n = l.n, k_n = l.k_n;
   const Index* v = index.values.data();
   const Index block = k_n * inner;  // the index values of one outer position, contiguous
   for (Index o = 0, p = 0; o < outer; ++o) {
@@ -166,6 +181,32 @@ struct GatherInto {
   }
 };
 
+// gather over all blocks; a block with a negative index is normalized, one
+// with an index out of range throws (offsets_of names the first position).
+template <class U, class T>
+void gather_lines(const char* op, T* dst, const T* src, const Shape& full, int axis, const Indices& index,
+                  const Lines& l, U* saved) {
+  if (l.n == 0 && index.numel() > 0) (void)offsets_of(op, full, axis, index);  // no index is in range
+  const Index block = l.k_n * l.inner;
+  const Index* v = index.values.data();
+  for (Index o = 0, p = 0; o < l.outer; ++o, p += block) {
+    const T* line = src + o * l.n * l.inner;
+    if (l.inner == 1 && o + 1 < l.outer && l.n * Index(sizeof(T)) <= 4096)  // the next short line, ahead of its random reads
+      for (Index c = 0; c < l.n; c += 64 / Index(sizeof(T))) __builtin_prefetch(line + l.n + c);
+    U* at = nullptr;
+    if constexpr (!std::is_void_v<U>) at = saved + p;
+    if (detail::gather_block(dst + p, line, v + p, l, at)) continue;
+    for (Index k = 0, q = p; k < l.k_n; ++k)
+      for (Index i = 0; i < l.inner; ++i, ++q) {
+        Index c = v[q];
+        if (c < -l.n || c >= l.n) (void)offsets_of(op, full, axis, index);
+        if (c < 0) c += l.n;
+        dst[q] = line[c * l.inner + i];
+        if constexpr (!std::is_void_v<U>) saved[q] = static_cast<U>(c);
+      }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -174,24 +215,31 @@ TensorT<T> gather(const TensorT<T>& x, int axis, const Indices& index) {
   auto out = TensorT<T>::empty(index.shape);
   T* dst = out.node().value.data();
   const T* src = x.data();
-  // One validating pass when the index has x's shape off the axis; the
-  // index is kept (copied) only when a node will be recorded.
-  const bool fast = for_each_offset<true>("gather", x.shape(), a, index, [&](Index p, Index off) { dst[p] = src[off]; });
-  if (!(grad_enabled() && x.requires_grad())) {
-    if (!fast) {
-      const auto offsets = offsets_of("gather", x.shape(), a, index);
-      for (std::size_t p = 0; p < offsets.size(); ++p) dst[p] = src[offsets[p]];
+  const bool grad = grad_enabled() && x.requires_grad();
+  // d/dx gather = 1 at the gathered places; repeats add up (the scatter of
+  // GatherLinesGrad or ScatterInto: one gradient, two ways to hold the index)
+  if (Lines l; lines_of(x.shape(), a, index, l)) {
+    if (!grad) {
+      gather_lines<void>("gather", dst, src, x.shape(), a, index, l, nullptr);
+      return out;
     }
-    return out;
+    TensorT<T> result;
+    detail::with_position_type(l.n, [&](auto type) {
+      using U = decltype(type);
+      std::shared_ptr<U[]> at(new U[static_cast<std::size_t>(index.numel())]);
+      gather_lines<U>("gather", dst, src, x.shape(), a, index, l, at.get());
+      result = record(out, "gather", {x}, [g = GatherLinesGrad<T, U>{a, l, index.shape, std::move(at)}](auto& b) {
+        d::kernel(b, 0, "gather_backward", g, g, b.grad());
+      });
+    });
+    return result;
   }
-  Scatter<T> s{a, std::make_shared<const Indices>(index), nullptr, x.shape()};
-  if (!fast) {
-    s.offsets = std::make_shared<const std::vector<Index>>(offsets_of("gather", x.shape(), a, index));
-    s.each([&](Index p, Index off) { dst[p] = src[off]; });
-  }
-  // d/dx gather = 1 at the gathered places; repeats add up
-  return record(out, "gather", {x}, [grad = ScatterInto<T>{s}](auto& b) {
-    d::kernel(b, 0, "gather_backward", grad, grad, b.grad());
+  Scatter<T> s{a, nullptr, std::make_shared<const std::vector<Index>>(offsets_of("gather", x.shape(), a, index)), x.shape()};
+  s.each([&](Index p, Index off) { dst[p] = src[off]; });
+  if (!grad) return out;
+  s.index = std::make_shared<const Indices>(index);
+  return record(out, "gather", {x}, [g = ScatterInto<T>{s}](auto& b) {
+    d::kernel(b, 0, "gather_backward", g, g, b.grad());
   });
 }
 

@@ -40,6 +40,44 @@ TEST_CASE("indexing: gather and scatter_add as torch.gather / scatter_add_") {
   CHECK_GRAD_AND_GRADGRAD([&](const Inputs& in) { return scatter_add(in[0], 1, idx, in[1] * in[1]); }, {r, random({3, 3}, 2)});
 }
 
+TEST_CASE("indexing: gather with an index of the input's shape, any axis, negative positions") {
+  const auto x = Tensor64::from({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
+  // torch.gather(t, 1, [[2, 0, 2], [1, 1, 0]]) = [[3, 1, 3], [5, 5, 4]]; -1 is the last
+  CHECK(gather(x, 1, Indices{{2, 0, 2}, {1, 1, 0}}).to_vector() == V{3, 1, 3, 5, 5, 4});
+  CHECK(gather(x, 1, Indices{{-1, 0, -3}, {1, -2, 0}}).to_vector() == V{3, 1, 1, 5, 5, 4});
+  CHECK(gather(x, 0, Indices{{1, 0, -1}, {0, 0, 1}}).to_vector() == V{4, 2, 6, 1, 2, 6});
+  CHECK_THROWS_WITH_SUBSTR(gather(x, 1, Indices{{0, 1, 2}, {0, 3, 0}}), ValueError,
+                           "gather: index 3 at position (1,1) is out of range for axis 1 of size 3");
+  CHECK_THROWS_WITH_SUBSTR(gather(x, 0, Indices{{0, 1, 0}, {-3, 0, 0}}), ValueError,
+                           "gather: index -3 at position (1,0) is out of range for axis 0 of size 2");
+  CHECK_THROWS_WITH_SUBSTR(gather(Tensor64::zeros({2, 0}), 1, Indices(std::vector<Index>{0, 0}, Shape{2, 1})), ValueError,
+                           "gather: index 0 at position (0,0) is out of range for axis 1 of size 0");
+  CHECK(gather(Tensor64::zeros({2, 0}), 1, Indices(std::vector<Index>{}, Shape{2, 0})).shape() == Shape{2, 0});
+  // the gradient adds up repeats, with and without the recorded path
+  auto xr = x.detach().requires_grad_();
+  sum(gather(xr, 1, Indices{{2, 0, 2}, {1, -2, 0}})).backward();
+  CHECK(xr.grad().to_vector() == V{1, 0, 2, 1, 2, 0});
+  const auto r = random({3, 4, 2}, 7);
+  for (int axis : {0, 1, 2}) {
+    INFO("axis ", axis);
+    Generator gen(std::uint64_t(20 + axis));
+    std::vector<Index> v(24);
+    const Index n = r.shape()[axis];
+    for (auto& i : v) i = Index(gen.below(std::uint64_t(2 * n))) - n;  // negative ones too
+    const Indices idx(std::move(v), r.shape());
+    CHECK_GRAD_AND_GRADGRAD([&](const Inputs& in) { return gather(in[0] * in[0], axis, idx); }, {r});
+  }
+  // a long axis: positions past 255 and 65535 are kept exactly for the backward
+  for (const Index n : {Index(300), Index(70000)}) {
+    INFO("n ", n);
+    auto line = Tensor64::zeros({1, n}).detach().requires_grad_();
+    const Indices at(std::vector<Index>(std::size_t(n), n - 1), Shape{1, n});
+    sum(gather(line, 1, at)).backward();
+    CHECK(line.grad().to_vector().back() == double(n));
+    CHECK(sum(line.grad()).item() == double(n));
+  }
+}
+
 TEST_CASE("indexing: index_select on any axis, repeats add their gradients") {
   const auto x = Tensor64::from({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
   const std::vector<Index> cols{2, 0, 2};
