@@ -1,6 +1,7 @@
 #include "conv.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string_view>
 
@@ -39,12 +40,29 @@ inline Run inside(const Geom& q, Index off) {
   return {lo, std::max(lo, hi)};
 }
 
+// The output rows oh whose input row oh·sh − ph + i·dh lies inside [0, h).
+struct Rows {
+  Index lo, hi;
+};
+inline Rows valid_rows(const Geom& q, Index i) {
+  const Index off = i * q.dh - q.ph;
+  const Index lo = off >= 0 ? 0 : std::min(q.oh, (-off + q.sh - 1) / q.sh);
+  const Index hi = off <= q.h - 1 ? std::min(q.oh, (q.h - 1 - off) / q.sh + 1) : 0;
+  return {lo, std::max(lo, hi)};
+}
+
 // x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
 // `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
 // column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
 // the padding.
+//
+// When sw = 1 and ow = w (stride 1 along rows, "same" width), a row of cols
+// over its valid output rows is one contiguous run of the plane shifted by
+// `off`: it is copied in one piece, and the few entries that wrapped around
+// a row edge (columns outside [lo, hi)) are then set to 0.
 template <class T>
 void im2col(const Geom& q, const T* x, T* cols, Index ld) {
+  const bool runs = q.sw == 1 && q.ow == q.w;
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
@@ -52,6 +70,36 @@ void im2col(const Geom& q, const T* x, T* cols, Index ld) {
         const T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
         const Run run = inside(q, off);
+        if (runs && run.lo == run.hi) {  // this kernel column reads only padding
+          std::fill(row, row + q.p, T(0));
+          continue;
+        }
+        if (runs) {
+          const Rows r = valid_rows(q, i);
+          std::fill(row, row + r.lo * q.ow, T(0));
+          std::fill(row + r.hi * q.ow, row + q.p, T(0));
+          if (r.lo == r.hi) continue;
+          // Output rows [r.lo, r.hi) read plane rows r.lo·sh + base onward;
+          // with sh = 1 they are contiguous, else one row at a time.
+          const Index base = i * q.dh - q.ph;
+          auto zero_edges = [&](T* out) {
+            for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
+            for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
+          };
+          if (q.sh == 1) {
+            const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;  // [first, last)
+            if (first < last) std::copy(plane + base * q.w + first + off, plane + base * q.w + last + off, row + first);
+            for (Index oh = r.lo; oh < r.hi; ++oh) zero_edges(row + oh * q.ow);
+          } else {
+            for (Index oh = r.lo; oh < r.hi; ++oh) {
+              const T* src = plane + (oh * q.sh + base) * q.w;
+              T* out = row + oh * q.ow;
+              std::copy(src + run.lo + off, src + run.hi + off, out + run.lo);
+              zero_edges(out);
+            }
+          }
+          continue;
+        }
         for (Index oh = 0; oh < q.oh; ++oh) {
           T* out = row + oh * q.ow;
           const Index ih = oh * q.sh - q.ph + i * q.dh;
@@ -71,16 +119,33 @@ void im2col(const Geom& q, const T* x, T* cols, Index ld) {
 }
 
 // The adjoint of im2col: adds each column entry back to the input position
-// it was read from (padding entries are dropped).
+// it was read from (padding entries are dropped). In the contiguous case of
+// im2col, the padding entries of `cols` (which col2im may overwrite: they are
+// work space) are zeroed first, then each row is added in one run.
 template <class T>
-void col2im(const Geom& q, const T* cols, Index ld, T* x) {
+void col2im(const Geom& q, T* cols, Index ld, T* x) {
+  const bool runs = q.sw == 1 && q.ow == q.w && q.sh == 1;
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        const T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
+        T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
         T* plane = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
         const Run run = inside(q, off);
+        if (runs) {
+          const Rows r = valid_rows(q, i);
+          if (r.lo == r.hi || run.lo == run.hi) continue;
+          for (Index oh = r.lo; oh < r.hi; ++oh) {
+            T* in = row + oh * q.ow;
+            for (Index ow = 0; ow < run.lo; ++ow) in[ow] = T(0);
+            for (Index ow = run.hi; ow < q.ow; ++ow) in[ow] = T(0);
+          }
+          const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;
+          if (first >= last) continue;
+          T* dst = plane + (i * q.dh - q.ph) * q.w + off;
+          ArrayMap<T>(dst + first, last - first) += ArrayMap<T>(row + first, last - first);
+          continue;
+        }
         for (Index oh = 0; oh < q.oh; ++oh) {
           const Index ih = oh * q.sh - q.ph + i * q.dh;
           if (ih < 0 || ih >= q.h) continue;
@@ -175,6 +240,33 @@ inline constexpr Index kSaveCols = Index(1) << 22;
 inline Index saved_offset(const Geom& q, Index n0, Index m, Index g) { return q.k * q.p * (n0 * q.groups + g * m); }
 template <class T>
 using SavedCols = std::shared_ptr<const Buffer<T>>;
+
+// A buffer for the saved matrices: one of this thread's last few, when no
+// graph holds it any more (only the list does), else a new one added to the
+// list. A training loop thus reuses its layers' buffers step after step
+// instead of allocating (and page-faulting) megabytes per forward.
+inline constexpr int kSavedKeep = 4;
+template <class T>
+std::shared_ptr<Buffer<T>> saved_buffer(Index size) {
+  thread_local std::shared_ptr<Buffer<T>> kept[kSavedKeep];
+  thread_local int next = 0;
+  for (auto& b : kept)
+    if (b && b.use_count() == 1 && b->size() >= size && b->size() <= 2 * size) {
+      // The graph that held it may have been released on another thread:
+      // order that thread's last reads before this thread's writes.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return b;
+    }
+  auto fresh = std::make_shared<Buffer<T>>(size);
+  for (auto& b : kept)  // a free slot, or one no graph holds, else the oldest
+    if (!b || b.use_count() == 1) {
+      b = fresh;
+      return fresh;
+    }
+  kept[next] = fresh;
+  next = (next + 1) % kSavedKeep;
+  return fresh;
+}
 
 // y[n, g] = W_g · cols(x[n, g])   (W_g:[og, k], cols:[k, p] -> [og, p])
 template <class T>
@@ -310,7 +402,7 @@ TensorT<T> conv_node(const Geom& q, const TensorT<T>& x, const TensorT<T>& w, co
   std::shared_ptr<Buffer<T>> saved;
   const Index saved_size = q.k * q.p * q.n * q.groups;
   if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols)
-    saved = std::make_shared<Buffer<T>>(saved_size);
+    saved = saved_buffer<T>(saved_size);
   conv_forward(q, out.data(), x.data(), w.data(), saved ? saved->data() : nullptr);
   if (bias.defined()) {
     const T* b = bias.data();
