@@ -166,8 +166,10 @@ void col2im(const Geom& q, T* cols, Index ld, T* x) {
 // run slower, bench conv2d_*), and a chunk's matrix under kChunkElements.
 inline constexpr Index kChunkColumns = 1024;
 inline constexpr Index kChunkElements = Index(1) << 22;
+inline constexpr Index kOwnColumns = 128;
 
 Index chunk_of(const Geom& q) {
+  if (q.p >= kOwnColumns) return 1;
   const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
   const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
   return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
@@ -291,9 +293,10 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullpt
     for (Index g = 0; g < q.groups; ++g) {
       T* c = saved ? saved + saved_offset(q, n0, m, g) : cols;
       for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), c + n * q.p, ld);
-      gemm(MatrixMap<T>(out, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+      T* dst = m == 1 ? y + q.y_offset(n0, g) : out;  // one sample's [og, p] is already y's layout
+      gemm(MatrixMap<T>(dst, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
            ConstMatrixMap<T>(c, q.k, ld), Gemm::assign);
-      scatter_rows(q, out, n0, m, g, y);
+      if (m > 1) scatter_rows(q, out, n0, m, g, y);
     }
   }
 }
@@ -330,9 +333,10 @@ struct InputGrad {
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
       const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
       for (Index g = 0; g < q.groups; ++g) {  // [k, og]·[og, m·p] -> [k, m·p], then back to the pixels
-        gather_rows(q, grad, n0, m, g, gy);
+        const T* gm = m == 1 ? grad + q.y_offset(n0, g) : gy;
+        if (m > 1) gather_rows(q, grad, n0, m, g, gy);
         gemm(MatrixMap<T>(cols, q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
-             ConstMatrixMap<T>(gy, q.og, ld), Gemm::assign);
+             ConstMatrixMap<T>(gm, q.og, ld), Gemm::assign);
         for (Index n = 0; n < m; ++n) col2im(q, cols + n * q.p, ld, dx + q.x_offset(n0 + n, g));
       }
     }
@@ -368,8 +372,9 @@ struct WeightGrad {
         } else {
           for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
         }
-        gather_rows(q, grad, n0, m, g, gy);
-        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy, q.og, ld),
+        const T* gm = m == 1 ? grad + q.y_offset(n0, g) : gy;
+        if (m > 1) gather_rows(q, grad, n0, m, g, gy);
+        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gm, q.og, ld),
              ConstMatrixMap<T>(c, q.k, ld).transpose(), Gemm::add);
       }
     }
@@ -401,7 +406,7 @@ TensorT<T> conv_node(const Geom& q, const TensorT<T>& x, const TensorT<T>& w, co
   // them (x's values are version-checked before dW reads them).
   std::shared_ptr<Buffer<T>> saved;
   const Index saved_size = q.k * q.p * q.n * q.groups;
-  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols)
+  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols && chunk_of(q) > 1)
     saved = saved_buffer<T>(saved_size);
   conv_forward(q, out.data(), x.data(), w.data(), saved ? saved->data() : nullptr);
   if (bias.defined()) {
