@@ -51,6 +51,17 @@ inline Rows valid_rows(const Geom& q, Index i) {
   return {lo, std::max(lo, hi)};
 }
 
+// Zeroes the columns outside `run` of rows [r.lo, r.hi) of one row of cols
+// (an [oh, ow] image). Column by column: the runs are a column or two
+// (the padding) and a per-row loop would become a memset call per row.
+template <class T>
+void zero_edge_columns(const Geom& q, T* row, Rows r, Run run) {
+  for (Index ow = 0; ow < run.lo; ++ow)
+    for (Index oh = r.lo; oh < r.hi; ++oh) row[oh * q.ow + ow] = T(0);
+  for (Index ow = run.hi; ow < q.ow; ++ow)
+    for (Index oh = r.lo; oh < r.hi; ++oh) row[oh * q.ow + ow] = T(0);
+}
+
 // x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
 // `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
 // column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
@@ -82,22 +93,16 @@ void im2col(const Geom& q, const T* x, T* cols, Index ld) {
           // Output rows [r.lo, r.hi) read plane rows r.lo·sh + base onward;
           // with sh = 1 they are contiguous, else one row at a time.
           const Index base = i * q.dh - q.ph;
-          auto zero_edges = [&](T* out) {
-            for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
-            for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
-          };
           if (q.sh == 1) {
             const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;  // [first, last)
-            if (first < last) std::copy(plane + base * q.w + first + off, plane + base * q.w + last + off, row + first);
-            for (Index oh = r.lo; oh < r.hi; ++oh) zero_edges(row + oh * q.ow);
+            std::copy(plane + base * q.w + first + off, plane + base * q.w + last + off, row + first);
           } else {
             for (Index oh = r.lo; oh < r.hi; ++oh) {
               const T* src = plane + (oh * q.sh + base) * q.w;
-              T* out = row + oh * q.ow;
-              std::copy(src + run.lo + off, src + run.hi + off, out + run.lo);
-              zero_edges(out);
+              std::copy(src + run.lo + off, src + run.hi + off, row + oh * q.ow + run.lo);
             }
           }
+          zero_edge_columns(q, row, r, run);
           continue;
         }
         for (Index oh = 0; oh < q.oh; ++oh) {
@@ -135,11 +140,7 @@ void col2im(const Geom& q, T* cols, Index ld, T* x) {
         if (runs) {
           const Rows r = valid_rows(q, i);
           if (r.lo == r.hi || run.lo == run.hi) continue;
-          for (Index oh = r.lo; oh < r.hi; ++oh) {
-            T* in = row + oh * q.ow;
-            for (Index ow = 0; ow < run.lo; ++ow) in[ow] = T(0);
-            for (Index ow = run.hi; ow < q.ow; ++ow) in[ow] = T(0);
-          }
+          zero_edge_columns(q, row, r, run);
           const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;
           if (first >= last) continue;
           T* dst = plane + (i * q.dh - q.ph) * q.w + off;
