@@ -169,8 +169,8 @@ inline constexpr Index kChunkColumns = 1024;
 inline constexpr Index kChunkElements = Index(1) << 22;
 inline constexpr Index kOwnColumns = 128;
 
-Index chunk_of(const Geom& q) {
-  if (q.p >= kOwnColumns) return 1;
+Index chunk_of(const Geom& q, bool weight_grad = false) {
+  if (q.p >= kOwnColumns && !weight_grad) return 1;
   const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
   const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
   return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
@@ -361,7 +361,7 @@ struct WeightGrad {
                ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p).transpose(), Gemm::add);
       return;
     }
-    const Index chunk = chunk_of(q);
+    const Index chunk = saved ? chunk_of(q) : chunk_of(q, true);
     Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
     T *cols = work.cols(), *gy = work.rows();
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
