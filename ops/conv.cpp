@@ -173,7 +173,8 @@ Index chunk_of(const Geom& q, bool weight_grad = false) {
   if (q.p >= kOwnColumns && !weight_grad) return 1;
   const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
   const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
-  return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
+  const Index by_work = Index(kBlasMaxSmallWork) / std::max<Index>(1, q.og * q.k * q.p);
+  return std::clamp<Index>(std::min({by_columns, by_size, weight_grad ? by_columns : by_work}), 1, std::max<Index>(1, q.n));
 }
 
 // The two work matrices of a kernel call (im2col, and G or the output in
