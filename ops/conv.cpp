@@ -62,63 +62,74 @@ void zero_edge_columns(const Geom& q, T* row, Rows r, Run run) {
     for (Index oh = r.lo; oh < r.hi; ++oh) row[oh * q.ow + ow] = T(0);
 }
 
-// x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
-// `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
-// column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
-// the padding.
+// Copies and fills through Eigen's vector loops: the runs are often a few
+// values long (small images), where a memmove or memset call costs more.
+template <class T>
+void copy_run(const T* src, Index len, T* dst) {
+  if (len > 0) ArrayMap<T>(dst, len) = ConstArrayMap<T>(src, len);
+}
+template <class T>
+void zero_run(T* dst, Index len) {
+  if (len > 0) ArrayMap<T>(dst, len).setZero();
+}
+
+// x:[cg, H, W] of m samples (`xs` values apart) and one group -> cols:
+// [cg·kh·kw, m·OH·OW] (rows `ld` apart, each sample's OH·OW columns side by
+// side); row (c, i, j), column (n, oh, ow) holds
+// x[n, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in the padding.
 //
 // When sw = 1 and ow = w (stride 1 along rows, "same" width), a row of cols
 // over its valid output rows is one contiguous run of the plane shifted by
-// `off`: it is copied in one piece, and the few entries that wrapped around
-// a row edge (columns outside [lo, hi)) are then set to 0.
+// `off` (sh = 1) or one run per output row: it is copied in one piece, and
+// the few entries that wrapped around a row edge (columns outside [lo, hi))
+// are then set to 0.
 template <class T>
-void im2col(const Geom& q, const T* x, T* cols, Index ld) {
+void im2col(const Geom& q, const T* x, Index xs, Index m, T* cols, Index ld) {
   const bool runs = q.sw == 1 && q.ow == q.w;
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
-        const T* plane = x + c * q.h * q.w;
+        T* const row0 = cols + ((c * q.kh + i) * q.kw + j) * ld;
+        const T* const plane0 = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
         const Run run = inside(q, off);
-        if (runs && run.lo == run.hi) {  // this kernel column reads only padding
-          std::fill(row, row + q.p, T(0));
-          continue;
-        }
-        if (runs) {
-          const Rows r = valid_rows(q, i);
-          std::fill(row, row + r.lo * q.ow, T(0));
-          std::fill(row + r.hi * q.ow, row + q.p, T(0));
-          if (r.lo == r.hi) continue;
-          // Output rows [r.lo, r.hi) read plane rows r.lo·sh + base onward;
-          // with sh = 1 they are contiguous, else one row at a time.
-          const Index base = i * q.dh - q.ph;
-          if (q.sh == 1) {
-            const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;  // [first, last)
-            std::copy(plane + base * q.w + first + off, plane + base * q.w + last + off, row + first);
-          } else {
-            for (Index oh = r.lo; oh < r.hi; ++oh) {
-              const T* src = plane + (oh * q.sh + base) * q.w;
-              std::copy(src + run.lo + off, src + run.hi + off, row + oh * q.ow + run.lo);
+        const Rows r = valid_rows(q, i);
+        const Index base = i * q.dh - q.ph;
+        for (Index n = 0; n < m; ++n) {
+          T* row = row0 + n * q.p;
+          const T* plane = plane0 + n * xs;
+          if (runs) {
+            if (run.lo == run.hi || r.lo == r.hi) {  // this kernel place reads only padding
+              zero_run(row, q.p);
+              continue;
             }
-          }
-          zero_edge_columns(q, row, r, run);
-          continue;
-        }
-        for (Index oh = 0; oh < q.oh; ++oh) {
-          T* out = row + oh * q.ow;
-          const Index ih = oh * q.sh - q.ph + i * q.dh;
-          if (ih < 0 || ih >= q.h) {
-            for (Index ow = 0; ow < q.ow; ++ow) out[ow] = T(0);
+            zero_run(row, r.lo * q.ow);
+            zero_run(row + r.hi * q.ow, q.p - r.hi * q.ow);
+            if (q.sh == 1) {
+              const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;  // [first, last)
+              copy_run(plane + base * q.w + first + off, last - first, row + first);
+            } else {
+              for (Index oh = r.lo; oh < r.hi; ++oh)
+                copy_run(plane + (oh * q.sh + base) * q.w + run.lo + off, run.hi - run.lo, row + oh * q.ow + run.lo);
+            }
+            zero_edge_columns(q, row, r, run);
             continue;
           }
-          const T* src = plane + ih * q.w;
-          for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
-          if (q.sw == 1)
-            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow + off];
-          else
-            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow * q.sw + off];
-          for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
+          for (Index oh = 0; oh < q.oh; ++oh) {
+            T* out = row + oh * q.ow;
+            const Index ih = oh * q.sh + base;
+            if (ih < 0 || ih >= q.h) {
+              for (Index ow = 0; ow < q.ow; ++ow) out[ow] = T(0);
+              continue;
+            }
+            const T* src = plane + ih * q.w;
+            for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
+            if (q.sw == 1)
+              for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow + off];
+            else
+              for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow * q.sw + off];
+            for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
+          }
         }
       }
 }
@@ -128,34 +139,38 @@ void im2col(const Geom& q, const T* x, T* cols, Index ld) {
 // im2col, the padding entries of `cols` (which col2im may overwrite: they are
 // work space) are zeroed first, then each row is added in one run.
 template <class T>
-void col2im(const Geom& q, T* cols, Index ld, T* x) {
+void col2im(const Geom& q, T* cols, Index ld, Index m, T* x, Index xs) {
   const bool runs = q.sw == 1 && q.ow == q.w && q.sh == 1;
   for (Index c = 0; c < q.cg; ++c)
     for (Index i = 0; i < q.kh; ++i)
       for (Index j = 0; j < q.kw; ++j) {
-        T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
-        T* plane = x + c * q.h * q.w;
+        T* const row0 = cols + ((c * q.kh + i) * q.kw + j) * ld;
+        T* const plane0 = x + c * q.h * q.w;
         const Index off = j * q.dw - q.pw;
         const Run run = inside(q, off);
-        if (runs) {
-          const Rows r = valid_rows(q, i);
-          if (r.lo == r.hi || run.lo == run.hi) continue;
-          zero_edge_columns(q, row, r, run);
-          const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;
-          if (first >= last) continue;
-          T* dst = plane + (i * q.dh - q.ph) * q.w + off;
-          ArrayMap<T>(dst + first, last - first) += ArrayMap<T>(row + first, last - first);
-          continue;
-        }
-        for (Index oh = 0; oh < q.oh; ++oh) {
-          const Index ih = oh * q.sh - q.ph + i * q.dh;
-          if (ih < 0 || ih >= q.h) continue;
-          const T* in = row + oh * q.ow;
-          T* dst = plane + ih * q.w;
-          if (q.sw == 1)
-            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow + off] += in[ow];
-          else
-            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow * q.sw + off] += in[ow];
+        const Rows r = valid_rows(q, i);
+        const Index base = i * q.dh - q.ph;
+        if (runs && (r.lo == r.hi || run.lo == run.hi)) continue;
+        const Index first = r.lo * q.ow + run.lo, last = (r.hi - 1) * q.ow + run.hi;
+        for (Index n = 0; n < m; ++n) {
+          T* row = row0 + n * q.p;
+          T* plane = plane0 + n * xs;
+          if (runs) {
+            zero_edge_columns(q, row, r, run);
+            T* dst = plane + base * q.w + off;
+            ArrayMap<T>(dst + first, last - first) += ArrayMap<T>(row + first, last - first);
+            continue;
+          }
+          for (Index oh = 0; oh < q.oh; ++oh) {
+            const Index ih = oh * q.sh + base;
+            if (ih < 0 || ih >= q.h) continue;
+            const T* in = row + oh * q.ow;
+            T* dst = plane + ih * q.w;
+            if (q.sw == 1)
+              for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow + off] += in[ow];
+            else
+              for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow * q.sw + off] += in[ow];
+          }
         }
       }
 }
@@ -168,12 +183,13 @@ void col2im(const Geom& q, T* cols, Index ld, T* x) {
 inline constexpr Index kChunkColumns = 1024;
 inline constexpr Index kChunkElements = Index(1) << 22;
 inline constexpr Index kOwnColumns = 128;
+inline constexpr Index kSmallProductWork = 1000000;
 
 Index chunk_of(const Geom& q, bool weight_grad = false) {
   if (q.p >= kOwnColumns && !weight_grad) return 1;
   const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
   const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
-  const Index by_work = Index(kBlasMaxSmallWork) / std::max<Index>(1, q.og * q.k * q.p);
+  const Index by_work = kSmallProductWork / std::max<Index>(1, q.og * q.k * q.p);
   return std::clamp<Index>(std::min({by_columns, by_size, weight_grad ? by_columns : by_work}), 1, std::max<Index>(1, q.n));
 }
 
@@ -294,7 +310,7 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullpt
     const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
     for (Index g = 0; g < q.groups; ++g) {
       T* c = saved ? saved + saved_offset(q, n0, m, g) : cols;
-      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), c + n * q.p, ld);
+      im2col(q, x + q.x_offset(n0, g), q.c * q.h * q.w, m, c, ld);
       T* dst = m == 1 ? y + q.y_offset(n0, g) : out;  // one sample's [og, p] is already y's layout
       gemm(MatrixMap<T>(dst, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
            ConstMatrixMap<T>(c, q.k, ld), Gemm::assign);
@@ -339,7 +355,7 @@ struct InputGrad {
         if (m > 1) gather_rows(q, grad, n0, m, g, gy);
         gemm(MatrixMap<T>(cols, q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
              ConstMatrixMap<T>(gm, q.og, ld), Gemm::assign);
-        for (Index n = 0; n < m; ++n) col2im(q, cols + n * q.p, ld, dx + q.x_offset(n0 + n, g));
+        col2im(q, cols, ld, m, dx + q.x_offset(n0, g), q.c * q.h * q.w);
       }
     }
   }
@@ -372,7 +388,7 @@ struct WeightGrad {
         if (saved) {
           c = saved->data() + saved_offset(q, n0, m, g);
         } else {
-          for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+          im2col(q, x + q.x_offset(n0, g), q.c * q.h * q.w, m, cols, ld);
         }
         const T* gm = m == 1 ? grad + q.y_offset(n0, g) : gy;
         if (m > 1) gather_rows(q, grad, n0, m, g, gy);
