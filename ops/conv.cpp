@@ -1,98 +1,20 @@
 #include "conv.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string_view>
 
 #include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
+#include "conv_cols.hpp"
 #include "derivative.hpp"
 
 namespace ember {
 
 namespace {
 
-// The geometry of one convolution, shared by the forward and the three
-// gradient kernels. conv1d is the case h = kh = 1 with rank-3 shapes.
-struct Geom {
-  const char* op;
-  Shape xs, ws, ys;                // input, weight and output shapes as the user sees them
-  Index n, c, h, w;                // input
-  Index o, kh, kw;                 // weight
-  Index sh, sw, ph, pw, dh, dw;    // stride, padding, dilation
-  Index groups, oh, ow;
-  Index cg, og, k, p;              // channels per group in and out, im2col rows (cg·kh·kw) and columns (oh·ow)
-  bool pointwise;                  // 1x1, stride 1, no padding: the input planes are already the im2col matrix
-
-  Index x_offset(Index n_, Index g) const { return (n_ * c + g * cg) * h * w; }
-  Index y_offset(Index n_, Index g) const { return (n_ * o + g * og) * p; }
-};
-
-// The output columns ow whose input column ow·sw + off lies inside [0, w):
-// [lo, hi). They depend on the kernel column only, not on the row.
-struct Run {
-  Index lo, hi;
-};
-inline Run inside(const Geom& q, Index off) {
-  const Index lo = off >= 0 ? 0 : std::min(q.ow, (-off + q.sw - 1) / q.sw);
-  const Index hi = off <= q.w - 1 ? std::min(q.ow, (q.w - 1 - off) / q.sw + 1) : 0;
-  return {lo, std::max(lo, hi)};
-}
-
-// x:[cg, H, W] of one sample and group -> cols:[cg·kh·kw, OH·OW] (rows
-// `ld` apart, so that a batch's samples sit side by side); row (c, i, j),
-// column (oh, ow) holds x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] or 0 in
-// the padding.
-template <class T>
-void im2col(const Geom& q, const T* x, T* cols, Index ld) {
-  for (Index c = 0; c < q.cg; ++c)
-    for (Index i = 0; i < q.kh; ++i)
-      for (Index j = 0; j < q.kw; ++j) {
-        T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
-        const T* plane = x + c * q.h * q.w;
-        const Index off = j * q.dw - q.pw;
-        const Run run = inside(q, off);
-        for (Index oh = 0; oh < q.oh; ++oh) {
-          T* out = row + oh * q.ow;
-          const Index ih = oh * q.sh - q.ph + i * q.dh;
-          if (ih < 0 || ih >= q.h) {
-            for (Index ow = 0; ow < q.ow; ++ow) out[ow] = T(0);
-            continue;
-          }
-          const T* src = plane + ih * q.w;
-          for (Index ow = 0; ow < run.lo; ++ow) out[ow] = T(0);
-          if (q.sw == 1)
-            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow + off];
-          else
-            for (Index ow = run.lo; ow < run.hi; ++ow) out[ow] = src[ow * q.sw + off];
-          for (Index ow = run.hi; ow < q.ow; ++ow) out[ow] = T(0);
-        }
-      }
-}
-
-// The adjoint of im2col: adds each column entry back to the input position
-// it was read from (padding entries are dropped).
-template <class T>
-void col2im(const Geom& q, const T* cols, Index ld, T* x) {
-  for (Index c = 0; c < q.cg; ++c)
-    for (Index i = 0; i < q.kh; ++i)
-      for (Index j = 0; j < q.kw; ++j) {
-        const T* row = cols + ((c * q.kh + i) * q.kw + j) * ld;
-        T* plane = x + c * q.h * q.w;
-        const Index off = j * q.dw - q.pw;
-        const Run run = inside(q, off);
-        for (Index oh = 0; oh < q.oh; ++oh) {
-          const Index ih = oh * q.sh - q.ph + i * q.dh;
-          if (ih < 0 || ih >= q.h) continue;
-          const T* in = row + oh * q.ow;
-          T* dst = plane + ih * q.w;
-          if (q.sw == 1)
-            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow + off] += in[ow];
-          else
-            for (Index ow = run.lo; ow < run.hi; ++ow) dst[ow * q.sw + off] += in[ow];
-        }
-      }
-}
+using namespace conv_detail;
 
 // Samples are taken in chunks of `m`, their im2col matrices side by side
 // ([k, m·p]), so that each group runs one GEMM per chunk rather than one
@@ -101,11 +23,15 @@ void col2im(const Geom& q, const T* cols, Index ld, T* x) {
 // run slower, bench conv2d_*), and a chunk's matrix under kChunkElements.
 inline constexpr Index kChunkColumns = 1024;
 inline constexpr Index kChunkElements = Index(1) << 22;
+inline constexpr Index kOwnColumns = 128;
+inline constexpr Index kSmallProductWork = 1000000;
 
-Index chunk_of(const Geom& q) {
+Index chunk_of(const Geom& q, bool weight_grad = false) {
+  if (q.p >= kOwnColumns && !weight_grad) return 1;
   const Index by_columns = kChunkColumns / std::max<Index>(1, q.p);
   const Index by_size = kChunkElements / std::max<Index>(1, q.k * q.p);
-  return std::clamp<Index>(std::min(by_columns, by_size), 1, std::max<Index>(1, q.n));
+  const Index by_work = kSmallProductWork / std::max<Index>(1, q.og * q.k * q.p);
+  return std::clamp<Index>(std::min({by_columns, by_size, weight_grad ? by_columns : by_work}), 1, std::max<Index>(1, q.n));
 }
 
 // The two work matrices of a kernel call (im2col, and G or the output in
@@ -176,6 +102,33 @@ inline Index saved_offset(const Geom& q, Index n0, Index m, Index g) { return q.
 template <class T>
 using SavedCols = std::shared_ptr<const Buffer<T>>;
 
+// A buffer for the saved matrices: one of this thread's last few, when no
+// graph holds it any more (only the list does), else a new one added to the
+// list. A training loop thus reuses its layers' buffers step after step
+// instead of allocating (and page-faulting) megabytes per forward.
+inline constexpr int kSavedKeep = 4;
+template <class T>
+std::shared_ptr<Buffer<T>> saved_buffer(Index size) {
+  thread_local std::shared_ptr<Buffer<T>> kept[kSavedKeep];
+  thread_local int next = 0;
+  for (auto& b : kept)
+    if (b && b.use_count() == 1 && b->size() >= size && b->size() <= 2 * size) {
+      // The graph that held it may have been released on another thread:
+      // order that thread's last reads before this thread's writes.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return b;
+    }
+  auto fresh = std::make_shared<Buffer<T>>(size);
+  for (auto& b : kept)  // a free slot, or one no graph holds, else the oldest
+    if (!b || b.use_count() == 1) {
+      b = fresh;
+      return fresh;
+    }
+  kept[next] = fresh;
+  next = (next + 1) % kSavedKeep;
+  return fresh;
+}
+
 // y[n, g] = W_g · cols(x[n, g])   (W_g:[og, k], cols:[k, p] -> [og, p])
 template <class T>
 void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullptr) {
@@ -198,10 +151,11 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullpt
     const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
     for (Index g = 0; g < q.groups; ++g) {
       T* c = saved ? saved + saved_offset(q, n0, m, g) : cols;
-      for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), c + n * q.p, ld);
-      gemm(MatrixMap<T>(out, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
+      im2col(q, x + q.x_offset(n0, g), q.c * q.h * q.w, m, c, ld);
+      T* dst = m == 1 ? y + q.y_offset(n0, g) : out;  // one sample's [og, p] is already y's layout
+      gemm(MatrixMap<T>(dst, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
            ConstMatrixMap<T>(c, q.k, ld), Gemm::assign);
-      scatter_rows(q, out, n0, m, g, y);
+      if (m > 1) scatter_rows(q, out, n0, m, g, y);
     }
   }
 }
@@ -238,10 +192,11 @@ struct InputGrad {
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
       const Index m = std::min(chunk, q.n - n0), ld = m * q.p;
       for (Index g = 0; g < q.groups; ++g) {  // [k, og]·[og, m·p] -> [k, m·p], then back to the pixels
-        gather_rows(q, grad, n0, m, g, gy);
+        const T* gm = m == 1 ? grad + q.y_offset(n0, g) : gy;
+        if (m > 1) gather_rows(q, grad, n0, m, g, gy);
         gemm(MatrixMap<T>(cols, q.k, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
-             ConstMatrixMap<T>(gy, q.og, ld), Gemm::assign);
-        for (Index n = 0; n < m; ++n) col2im(q, cols + n * q.p, ld, dx + q.x_offset(n0 + n, g));
+             ConstMatrixMap<T>(gm, q.og, ld), Gemm::assign);
+        col2im(q, cols, ld, m, dx + q.x_offset(n0, g), q.c * q.h * q.w);
       }
     }
   }
@@ -264,7 +219,7 @@ struct WeightGrad {
                ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p).transpose(), Gemm::add);
       return;
     }
-    const Index chunk = chunk_of(q);
+    const Index chunk = saved ? chunk_of(q) : chunk_of(q, true);
     Scratch<T> work(q.k * chunk * q.p, q.og * chunk * q.p);
     T *cols = work.cols(), *gy = work.rows();
     for (Index n0 = 0; n0 < q.n; n0 += chunk) {
@@ -274,10 +229,11 @@ struct WeightGrad {
         if (saved) {
           c = saved->data() + saved_offset(q, n0, m, g);
         } else {
-          for (Index n = 0; n < m; ++n) im2col(q, x + q.x_offset(n0 + n, g), cols + n * q.p, ld);
+          im2col(q, x + q.x_offset(n0, g), q.c * q.h * q.w, m, cols, ld);
         }
-        gather_rows(q, grad, n0, m, g, gy);
-        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gy, q.og, ld),
+        const T* gm = m == 1 ? grad + q.y_offset(n0, g) : gy;
+        if (m > 1) gather_rows(q, grad, n0, m, g, gy);
+        gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(gm, q.og, ld),
              ConstMatrixMap<T>(c, q.k, ld).transpose(), Gemm::add);
       }
     }
@@ -309,8 +265,8 @@ TensorT<T> conv_node(const Geom& q, const TensorT<T>& x, const TensorT<T>& w, co
   // them (x's values are version-checked before dW reads them).
   std::shared_ptr<Buffer<T>> saved;
   const Index saved_size = q.k * q.p * q.n * q.groups;
-  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols)
-    saved = std::make_shared<Buffer<T>>(saved_size);
+  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols && chunk_of(q) > 1)
+    saved = saved_buffer<T>(saved_size);
   conv_forward(q, out.data(), x.data(), w.data(), saved ? saved->data() : nullptr);
   if (bias.defined()) {
     const T* b = bias.data();

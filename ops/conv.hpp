@@ -1,5 +1,6 @@
 // Convolution: conv2d and conv1d as in torch.nn.functional, one recorded
-// node per call. The forward is im2col + one GEMM per sample and group; the
+// node per call. The forward is im2col + GEMMs per group over chunks of
+// samples (one sample per product for wide images; ops/conv.cpp); the
 // backward writes dX (col2im of Wᵀ·G), dW (G·colsᵀ) and db (Σ G) straight
 // into the gradient buffers through the same GEMM helper (engine/gemm.hpp).
 //

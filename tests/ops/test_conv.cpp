@@ -55,6 +55,8 @@ TEST_CASE("conv2d: values equal the direct loop over stride, padding, dilation a
       {1, 4, 9, 8, 6, 3, 3, {2, 1}, {1, 2}, {2, 1}, 2, true}, {2, 4, 5, 5, 4, 3, 3, 1, 1, 1, 4, false},
       {3, 2, 4, 5, 3, 1, 1, 1, 0, 1, 1, true},   {1, 2, 6, 6, 2, 1, 1, 2, 1, 1, 2, true},
       {2, 3, 5, 4, 2, 5, 4, 3, 2, 1, 1, true},
+      {2, 3, 7, 6, 4, 3, 3, {2, 1}, 1, 1, 1, true},  {2, 2, 6, 5, 3, 3, 3, 1, {2, 1}, {2, 1}, 1, true},
+      {1, 2, 3, 2, 2, 3, 5, 1, {1, 2}, 1, 1, true},  {2, 2, 12, 12, 3, 3, 3, 1, 1, 1, 1, true},
   };
   for (const auto& k : cases) {
     auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, k.kh, k.kw}, gen);
@@ -67,29 +69,36 @@ TEST_CASE("conv2d: values equal the direct loop over stride, padding, dilation a
   }
 }
 
-TEST_CASE("conv2d: samples taken in chunks (wide images) give the per-sample values and gradients") {
-  // 22x22 outputs: 484 columns a sample, so the kernels take 2 samples a
-  // chunk (ops/conv.cpp, kChunkColumns) and 5 samples make chunks of 2, 2, 1.
-  Generator gen(4);
-  auto x = Tensor64::randn({5, 2, 22, 22}, gen), w = Tensor64::randn({3, 2, 3, 3}, gen), b = Tensor64::randn({3}, gen);
-  const auto expected = naive_conv2d(x, w, b, 1, 1, 1, 1);
-  const auto got = conv2d(x, w, b, 1, 1).to_vector();
-  REQUIRE(got.size() == expected.size());
-  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-12));
-  auto r = Tensor64::randn({5, 3, 22, 22}, gen);
-  auto xa = x.detach().requires_grad_(true), wa = w.detach().requires_grad_(true);
-  sum(conv2d(xa, wa, b, 1, 1) * r).backward();
-  auto wb = w.detach().requires_grad_(true);
-  std::vector<double> dx;
-  for (Index n = 0; n < 5; ++n) {  // one sample at a time: chunks of one
-    auto xn = slice(x, 0, n, n + 1).detach().requires_grad_(true);
-    sum(conv2d(xn, wb, b, 1, 1) * slice(r, 0, n, n + 1)).backward();
-    const auto g = xn.grad().to_vector();
-    dx.insert(dx.end(), g.begin(), g.end());
+TEST_CASE("conv2d: samples in chunks (small images) or one per product (wide ones) give the per-sample results") {
+  // ops/conv.cpp: 9x9 outputs (81 columns) go 12 samples a chunk
+  // (kChunkColumns), so 27 samples make chunks of 12, 12, 3; 22x22 outputs
+  // (484 columns, over kOwnColumns) go one sample per product.
+  for (const Index size : {Index(9), Index(22)}) {
+    CAPTURE(size);
+    const Index n = size == 9 ? 27 : 5;
+    Generator gen(4);
+    auto x = Tensor64::randn({n, 2, size, size}, gen), w = Tensor64::randn({3, 2, 3, 3}, gen);
+    auto b = Tensor64::randn({3}, gen);
+    const auto expected = naive_conv2d(x, w, b, 1, 1, 1, 1);
+    const auto got = conv2d(x, w, b, 1, 1).to_vector();
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+    auto r = Tensor64::randn({n, 3, size, size}, gen);
+    auto xa = x.detach().requires_grad_(true), wa = w.detach().requires_grad_(true);
+    sum(conv2d(xa, wa, b, 1, 1) * r).backward();
+    auto wb = w.detach().requires_grad_(true);
+    std::vector<double> dx;
+    for (Index m = 0; m < n; ++m) {  // one sample at a time
+      auto xn = slice(x, 0, m, m + 1).detach().requires_grad_(true);
+      sum(conv2d(xn, wb, b, 1, 1) * slice(r, 0, m, m + 1)).backward();
+      const auto g = xn.grad().to_vector();
+      dx.insert(dx.end(), g.begin(), g.end());
+    }
+    const auto dxa = xa.grad().to_vector(), dwa = wa.grad().to_vector(), dwb = wb.grad().to_vector();
+    REQUIRE(dxa.size() == dx.size());
+    for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dxa[i] == doctest::Approx(dx[i]).epsilon(1e-12));
+    for (std::size_t i = 0; i < dwb.size(); ++i) CHECK(dwa[i] == doctest::Approx(dwb[i]).epsilon(1e-10));
   }
-  const auto dxa = xa.grad().to_vector(), dwa = wa.grad().to_vector(), dwb = wb.grad().to_vector();
-  for (std::size_t i = 0; i < dx.size(); ++i) CHECK(dxa[i] == doctest::Approx(dx[i]).epsilon(1e-12));
-  for (std::size_t i = 0; i < dwb.size(); ++i) CHECK(dwa[i] == doctest::Approx(dwb[i]).epsilon(1e-10));
 }
 
 TEST_CASE("conv2d: a hand example") {
@@ -126,6 +135,12 @@ TEST_CASE("conv2d: gradcheck and gradgradcheck over stride, padding, dilation, g
       {1, 2, 6, 5, 2, 3, 3, 2, 1, 1, 1, true},
       {1, 4, 6, 6, 4, 2, 3, {1, 2}, {2, 1}, {2, 1}, 2, true},
       {2, 2, 3, 3, 2, 1, 1, 1, 0, 1, 2, false},  // pointwise (1x1) path, depthwise
+      // Same width at stride 1 along rows: im2col copies each row in one run.
+      {2, 2, 5, 4, 3, 3, 3, 1, 1, 1, 1, true},
+      {1, 2, 6, 5, 2, 3, 3, {2, 1}, 1, 1, 1, true},       // ... row by row (stride 2 down)
+      {1, 2, 7, 5, 2, 3, 3, 1, {2, 1}, {2, 1}, 1, false},  // ... dilated rows
+      {1, 2, 3, 2, 2, 3, 5, 1, {1, 2}, 1, 1, true},        // ... a kernel column that reads only padding
+      {2, 1, 12, 11, 2, 3, 3, 1, 1, 1, 1, true},           // 132 pixels: one sample per product
   };
   for (const auto& k : cases) {
     auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, k.kh, k.kw}, gen);
