@@ -220,3 +220,31 @@ TEST_CASE("conv2d: changing the input in place after the forward stops backward 
   x.values() *= 2.0;
   CHECK_THROWS_WITH_SUBSTR(sum(y).backward(), GraphError, "conv2d: input 0");
 }
+
+TEST_CASE("conv2d: saved columns are reused only once no graph holds them") {
+  // Small images: the forward saves its im2col columns for dW, in buffers a
+  // later forward may take over. A buffer a live graph still reads must not
+  // be handed out again.
+  Generator gen(21);
+  auto x1 = Tensor64::randn({4, 2, 5, 5}, gen), x2 = Tensor64::randn({4, 2, 5, 5}, gen);
+  auto w = Tensor64::randn({3, 2, 3, 3}, gen).requires_grad_();
+  auto grad_of = [&](const Tensor64& x) {
+    w.zero_grad();
+    sum(conv2d(x, w, Tensor64{}, 1, 1)).backward();
+    return w.grad().to_vector();
+  };
+  const auto alone1 = grad_of(x1), alone2 = grad_of(x2);
+  REQUIRE(alone1 != alone2);
+  auto y1 = sum(conv2d(x1, w, Tensor64{}, 1, 1));
+  auto y2 = sum(conv2d(x2, w, Tensor64{}, 1, 1));  // y1's graph is alive: its columns must stay y1's
+  w.zero_grad();
+  y1.backward();
+  CHECK(w.grad().to_vector() == alone1);
+  w.zero_grad();
+  y2.backward();
+  CHECK(w.grad().to_vector() == alone2);
+  for (int step = 0; step < 3; ++step) {  // released graphs: their buffers are reused, results unchanged
+    CHECK(grad_of(x2) == alone2);
+    CHECK(grad_of(x1) == alone1);
+  }
+}
