@@ -183,7 +183,7 @@ template <class T>
 TensorT<T> logsumexp(const TensorT<T>& x, int axis, bool keepdim) {
   const Shape& shape = x.shape();
   const int a = shape.normalize_axis(axis, "logsumexp");
-  if (shape[a] == 0) fail<ShapeError>("max: cannot reduce axis {} of size 0 (shape {})", a, shape.str());
+  if (shape[a] == 0) fail<ShapeError>("logsumexp: cannot reduce axis {} of size 0 (shape {})", a, shape.str());
   const AroundAxis s(shape, a);
   auto out = TensorT<T>::empty(shape.reduced(a, keepdim));
   if (out.numel() > 0) logsumexp_lines(x.data(), out.data(), s);

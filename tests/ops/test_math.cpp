@@ -154,7 +154,7 @@ TEST_CASE("math: logsumexp equals its definition in ops within a few ulp, and it
   CHECK(l.at({0}) == INFINITY);
   CHECK(std::isnan(l.at({1})));
   CHECK(l.at({2}) == -INFINITY);
-  CHECK_THROWS_WITH_SUBSTR(logsumexp(Tensor64::zeros({2, 0}), 1), ShapeError, "max: cannot reduce axis 1 of size 0");
+  CHECK_THROWS_WITH_SUBSTR(logsumexp(Tensor64::zeros({2, 0}), 1), ShapeError, "logsumexp: cannot reduce axis 1 of size 0 (shape [2x0])");
 }
 
 TEST_CASE("math: slice and narrow follow Python's rules") {
