@@ -1,10 +1,7 @@
-// The reverse-mode engine. Iterative throughout:
-//  1. collect the nodes that need a gradient with an explicit stack, counting
-//     for each node how many consumers inside this graph will send it one;
-//  2. run backward in topological order (Kahn): a node runs once all its
-//     consumers have run, so its gradient is complete exactly once per use;
-//  3. unless retain_graph, free each node's inputs and closure once its
-//     backward has run.
+// The reverse-mode engine: one iterative pass over the graph, deepest node
+// first (Note [depth order], node.hpp), so a node runs once all its
+// consumers have run and its gradient is complete; unless retain_graph, each
+// node's inputs and closure are freed once its backward has run.
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -84,10 +81,9 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   const ActivePass pass;
   const std::uint64_t mark = pass.mark();
 
-  // 1. Collect. Non-leaf gradients start empty in every pass (a retained one
-  // from an earlier pass is dropped). A leaf with hooks must show its hooks
-  // only this pass's gradient, so its accumulated gradient is set aside.
-  // Collection holds raw pointers: the graph owns every node until step 2.
+  // Non-leaf gradients start empty in every pass (a retained one from an
+  // earlier pass is dropped). A leaf with hooks must show its hooks only this
+  // pass's gradient, so its accumulated gradient is set aside meanwhile.
   using Stash = std::vector<std::pair<std::shared_ptr<Node<T>>, Buffer<T>>>;
   Stash stashed;
   struct Restore {  // puts stashed leaf gradients back, also when an op throws
@@ -99,31 +95,20 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
       }
     }
   } restore{stashed};
-  static thread_local std::vector<Node<T>*> stack;  // reused: no allocation per pass
-  stack.clear();
   const bool graph_grads = g_graph_grads_stored.load(std::memory_order_relaxed);
-  auto visit = [&](const std::shared_ptr<Node<T>>& p) {
-    p->pending = 0;
+  // A node enters this pass when it is claimed; a freed graph is refused
+  // before any gradient reaches it.
+  auto enter = [&](const std::shared_ptr<Node<T>>& p) {
+    if (p->graph_freed)
+      fail<GraphError>("backward: the graph through '{}' was already freed by an earlier backward; call the first "
+                       "backward with retain_graph = true to run backward twice",
+                       p->op);
     if (graph_grads && p->grad_graph) p->grad_graph.reset();  // this pass's gradient is not a graph
     if (!p->is_leaf()) p->grad.reset();
     else if (p->hooks && !p->grad.empty()) stashed.emplace_back(p, std::move(p->grad));
-    stack.push_back(p.get());
   };
   claim(*root, mark);
-  visit(root);
-  while (!stack.empty()) {
-    Node<T>* n = stack.back();
-    stack.pop_back();
-    if (n->graph_freed)
-      fail<GraphError>("backward: the graph through '{}' was already freed by an earlier backward; call the first "
-                       "backward with retain_graph = true to run backward twice",
-                       n->op);
-    for (auto& p : n->inputs) {
-      if (!p->requires_grad) continue;
-      if (claim(*p, mark)) visit(p);
-      ++p->pending;
-    }
-  }
+  enter(root);
 
   // Seed dL/d(root): the upstream gradient, or 1 (added to a gradient the
   // root kept from an earlier pass with retain_grad).
@@ -137,16 +122,25 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
   else
     root->grad.array() += T(1);
 
-  // 2. Topological order. `ready` owns the nodes whose gradient is complete.
-  // Unless retain_graph, a node hands each input to `ready` when it is that
-  // input's last consumer, then drops its other inputs and its closure; a
-  // node nothing else refers to is destroyed right after its backward, while
-  // its memory is still in cache.
+  // One pass in reverse topological order (Note [depth order], node.hpp):
+  // `ready` is a max-heap on depth holding the nodes reached so far. Every
+  // consumer of a node is deeper than the node, so when the deepest waiting
+  // node is taken, all its consumers in this graph have run and its gradient
+  // is complete. A node claims its inputs before its backward sends them
+  // gradients, and hands them to `ready` after it. Leaves without hooks
+  // only collect gradients and never wait in `ready`.
+  // Unless retain_graph, a node gives its input references to `ready`, then
+  // drops its other inputs and its closure; a node nothing else refers to is
+  // destroyed right after its backward, while its memory is still in cache.
   // The list is borrowed from a per-thread spare (kept for the next pass, so
   // a training step allocates nothing here); a hook that runs backward on
   // another graph borrows another one.
+  struct Waiting {
+    std::shared_ptr<Node<T>> node;
+    std::uint32_t depth;
+  };
   struct Borrowed {
-    using List = std::vector<std::shared_ptr<Node<T>>>;
+    using List = std::vector<Waiting>;
     static std::vector<List>& spares() {
       static thread_local std::vector<List> lists;
       return lists;
@@ -163,14 +157,35 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
       spares().push_back(std::move(list));
     }
   } borrowed;
-  std::vector<std::shared_ptr<Node<T>>>& ready = borrowed.list;
-  ready.push_back(root);
+  std::vector<Waiting>& ready = borrowed.list;
+  const auto shallower = [](const Waiting& a, const Waiting& b) { return a.depth < b.depth; };
+  const auto wait = [&](std::shared_ptr<Node<T>> p) {
+    const std::uint32_t depth = p->depth;
+    ready.push_back({std::move(p), depth});
+    std::push_heap(ready.begin(), ready.end(), shallower);
+  };
+  wait(root);
   const bool observed = !observers<T>().empty();
   while (!ready.empty()) {
-    const std::shared_ptr<Node<T>> n = std::move(ready.back());
+    std::pop_heap(ready.begin(), ready.end(), shallower);
+    const std::shared_ptr<Node<T>> n = std::move(ready.back().node);
     ready.pop_back();
     if (n->hooks) run_hooks(*n);
     if (n->is_leaf()) continue;
+    // Inputs this pass reaches first through n (a bit per input; an input
+    // past the 64th waits at once, by a copied reference).
+    std::uint64_t entered = 0;
+    std::size_t i = 0;
+    for (auto& p : n->inputs) {
+      if (p->requires_grad && claim(*p, mark)) {
+        enter(p);
+        if (!p->is_leaf() || p->hooks) {
+          if (i < 64) entered |= std::uint64_t(1) << i;
+          else wait(p);
+        }
+      }
+      ++i;
+    }
     if (!n->grad.empty()) {
       if (observed)
         for (auto* o : observers<T>()) o->on_backward(*n);
@@ -179,13 +194,14 @@ void run_backward(const std::shared_ptr<Node<T>>& root, const TensorT<T>* upstre
       b.finish();
     }
     if (!n->retain_grad) n->grad.reset();
-    for (auto& p : n->inputs) {
-      if (!p->requires_grad || --p->pending != 0) continue;
+    for (i = 0; entered != 0; ++i, entered >>= 1) {
+      if (!(entered & 1)) continue;
+      auto& p = n->inputs[i];
       if (retain_graph) {
-        ready.push_back(p);
+        wait(p);
       } else {
-        p->drop_consumer();  // this node lets go of it here: release_inputs() skips the moved-from slot
-        ready.push_back(std::move(p));
+        p->drop_consumer();  // n lets go of it here: release_inputs() skips the moved-from slot
+        wait(std::move(p));
       }
     }
     if (!retain_graph) {

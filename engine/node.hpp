@@ -127,7 +127,15 @@ struct Node {
   const char* op = nullptr;    // the op that made this node; nullptr for a leaf
   InputList<Ptr> inputs;       // recorded nodes only; cleared when the graph is freed
   std::atomic<std::uint64_t> visit{0};  // the backward pass that claimed it (Note [traversal marks], backward.cpp)
-  std::uint32_t pending = 0;   // consumers whose backward has not run yet
+  std::uint32_t pending = 0;   // consumers whose backward has not run yet (the recorded pass)
+  // Note [depth order]. 0 for a leaf, else 1 + the largest depth among the
+  // inputs, set when the op records the node. Every consumer of a node is
+  // deeper than the node, so taking the deepest waiting node first is a
+  // reverse topological order: when a node is taken, each consumer on a path
+  // from the root has run (a consumer not yet taken would be deeper, or wait
+  // behind a deeper node on its path that is). The first-order pass needs no
+  // count of consumers and so no separate walk over the graph before it.
+  std::uint32_t depth = 0;
   // Note [versions]. A backward reads the values its forward used, so
   // writes in between must be caught. `version` counts the times the values
   // were handed out for writing (TensorT's non-const values(), data(),

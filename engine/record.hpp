@@ -21,6 +21,7 @@
 // taking Backward<float>& works too, for first-order gradients only.
 #pragma once
 
+#include <algorithm>
 #include <initializer_list>
 #include <span>
 #include <type_traits>
@@ -75,12 +76,15 @@ TensorT<T> record_node(TensorT<T>&& out, const char* op, const Inputs& inputs, F
   node.requires_grad = true;
   node.surrogate_gradient = options.surrogate_gradient;
   node.inputs.reserve(inputs.size());
+  std::uint32_t depth = 0;
   for (const auto& in : inputs) {
     const auto& input = detail::get(in).node_ptr();
+    depth = std::max(depth, input->depth);
     node.inputs.push_back(input, input->version);
     input->last_saved.store(input->version, std::memory_order_relaxed);
     input->add_consumer();
   }
+  node.depth = depth + 1;  // Note [depth order], node.hpp
   // The output is new: writes before this point were the op's own.
   node.version = node.saved_version = 0;
   node.last_saved.store(0, std::memory_order_relaxed);
