@@ -144,6 +144,7 @@ struct BatchT {
 struct Shard {
   int rank = 0;
   int size = 1;
+  bool operator==(const Shard&) const = default;
 };
 
 // Where a BatchIterator stands, for checkpoints (io/training_state.hpp):
@@ -159,6 +160,7 @@ struct BatchIteratorState {
   Index position = 0;              // samples of that order handed out, by all ranks
   GeneratorState epoch_generator;  // the generator before that order was drawn
   GeneratorState generator;        // the generator now
+  bool operator==(const BatchIteratorState&) const = default;
 };
 
 template <class T = float>
