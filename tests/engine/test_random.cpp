@@ -28,8 +28,9 @@ TEST_CASE("Generator: set_state continues the stream bit-identically, pending no
   CHECK(saved.has_spare);
   const std::vector<double> expected = draws(gen);
 
-  Generator other(7);
-  CHECK(draws(other) != expected);  // another seed, other numbers: the check below can fail
+  Generator probe(7);
+  CHECK(draws(probe) != expected);  // another seed, other numbers: the check below can fail
+  Generator other(7);               // no spare pending: set_state must bring the saved one
   other.set_state(saved);
   CHECK(other.state() == saved);
   CHECK(draws(other) == expected);
@@ -40,6 +41,12 @@ TEST_CASE("Generator: set_state continues the stream bit-identically, pending no
   Generator dropped(0);
   dropped.set_state(no_spare);
   CHECK(draws(dropped) != expected);
+  // And a pending spare of its own is dropped when the state has none.
+  Generator fresh_pair(0), pending(9);
+  fresh_pair.set_state(no_spare);
+  pending.normal();
+  pending.set_state(no_spare);
+  CHECK(draws(pending) == draws(fresh_pair));
 }
 
 TEST_CASE("Generator: the text form round-trips exactly; malformed text and all-zero words are refused") {
