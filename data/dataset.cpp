@@ -200,8 +200,9 @@ void BatchIteratorT<T>::check_state_dict(const BatchIteratorState& s) const {
   const Index global = batch_size_ * shard_.size;
   if (s.in_epoch && (s.position < 0 || s.position > dataset_.size() ||
                      (s.position % global != 0 && s.position != dataset_.size())))
-    fail<ValueError>("BatchIterator.load_state_dict: position {} is not a batch boundary of {} samples in batches of {}",
-                     s.position, dataset_.size(), global);
+    fail<ValueError>(
+        "BatchIterator.load_state_dict: position {} is not a batch boundary of {} samples in batches of {}",
+        s.position, dataset_.size(), global);
   for (const GeneratorState* g : {&s.epoch_generator, &s.generator})
     if ((g->words[0] | g->words[1] | g->words[2] | g->words[3]) == 0)
       fail<ValueError>("BatchIterator.load_state_dict: a generator state has all four words 0");

@@ -166,7 +166,8 @@ SafetensorsEntry parse_entry(const std::string& name, const json& info, std::uin
   entry.dtype = dtype.get<std::string>();
   const std::uint64_t element_size = dtype_size(entry.dtype);
   if (element_size == 0)
-    fail<IoError>("{}: dtype {} is not supported (ember reads F32, F64, I64, I32 and U8)", where, quote_text(entry.dtype));
+    fail<IoError>("{}: dtype {} is not supported (ember reads F32, F64, I64, I32 and U8)", where,
+                  quote_text(entry.dtype));
 
   const json& shape = info["shape"];
   if (!shape.is_array()) fail<IoError>("{}: shape is not an array", where);

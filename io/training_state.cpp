@@ -47,7 +47,8 @@ void check_stream_names(const List& list, const char* kind, const char* op, cons
 
 template <class T>
 void put_streams(CheckpointMetadata& meta, const RandomStreams<T>& streams) {
-  for (const auto& [name, gen] : streams.generators) meta[fmt::format("rng.{}", name)] = format_generator_state(gen->state());
+  for (const auto& [name, gen] : streams.generators)
+    meta[fmt::format("rng.{}", name)] = format_generator_state(gen->state());
   for (const auto& [name, it] : streams.iterators) {
     const BatchIteratorState s = it->state_dict();
     auto put = [&](const char* field, std::string text) { meta[fmt::format("data.{}.{}", name, field)] = text; };

@@ -52,7 +52,9 @@ struct Run {
     opt = std::make_unique<SGD>(model.parameters(), SGDOptions{.lr = 0.1, .momentum = 0.9});
     batches = std::make_unique<BatchIterator>(make_data(n), batch_size, *data_gen);
   }
-  RandomStreams<float> streams() { return {.generators = model.named_generators(), .iterators = {{"train", batches.get()}}}; }
+  RandomStreams<float> streams() {
+    return {.generators = model.named_generators(), .iterators = {{"train", batches.get()}}};
+  }
 
   void train(int steps) {
     Batch batch;
@@ -196,7 +198,8 @@ TEST_CASE("resume streams: missing, unknown, damaged or mismatched stream state 
     Run fresh(99, 123, 555);
     refused(file, fresh, fresh.streams(), fragment);
   };
-  damaged("rng.2.generator", "xoshiro256** 0", "metadata \"rng.2.generator\" = \"xoshiro256** 0\" is not a generator state");
+  damaged("rng.2.generator", "xoshiro256** 0",
+          "metadata \"rng.2.generator\" = \"xoshiro256** 0\" is not a generator state");
   damaged("rng.2.generator",
           "xoshiro256** 0000000000000000 0000000000000000 0000000000000000 0000000000000000 spare 0000000000000000 0",
           "metadata \"rng.2.generator\" = ");
