@@ -145,6 +145,7 @@ BatchIteratorT<T>::BatchIteratorT(DatasetT<T> dataset, Index batch_size, Generat
 template <class T>
 bool BatchIteratorT<T>::next(BatchT<T>& batch) {
   if (!in_epoch_) {
+    epoch_generator_ = generator_->state();
     if (shuffle_) {
       order_ = randperm(dataset_.size(), *generator_);
     } else {
@@ -169,6 +170,61 @@ bool BatchIteratorT<T>::next(BatchT<T>& batch) {
   for (std::size_t i = 0; i < indices.size(); ++i)
     batch.labels[i] = dataset_.labels[static_cast<std::size_t>(indices[i])];
   return true;
+}
+
+template <class T>
+BatchIteratorState BatchIteratorT<T>::state_dict() const {
+  const GeneratorState now = generator_->state();
+  return {.dataset_size = dataset_.size(),
+          .batch_size = batch_size_,
+          .shuffle = shuffle_,
+          .shard = shard_,
+          .in_epoch = in_epoch_,
+          .position = in_epoch_ ? position_ : 0,
+          .epoch_generator = in_epoch_ ? epoch_generator_ : now,
+          .generator = now};
+}
+
+template <class T>
+void BatchIteratorT<T>::check_state_dict(const BatchIteratorState& s) const {
+  auto differs = [](const char* what, auto saved, auto mine) {
+    fail<ValueError>("BatchIterator.load_state_dict: {} is {} in the state, {} in this iterator", what, saved, mine);
+  };
+  if (s.dataset_size != dataset_.size()) differs("the dataset size", s.dataset_size, dataset_.size());
+  if (s.batch_size != batch_size_) differs("batch_size", s.batch_size, batch_size_);
+  if (s.shuffle != shuffle_) differs("shuffle", s.shuffle, shuffle_);
+  if (s.shard.rank != shard_.rank || s.shard.size != shard_.size)
+    differs("the shard (rank/size)", fmt::format("{}/{}", s.shard.rank, s.shard.size),
+            fmt::format("{}/{}", shard_.rank, shard_.size));
+  // next() hands out whole global batches, the last one possibly short.
+  const Index global = batch_size_ * shard_.size;
+  if (s.in_epoch && (s.position < 0 || s.position > dataset_.size() ||
+                     (s.position % global != 0 && s.position != dataset_.size())))
+    fail<ValueError>(
+        "BatchIterator.load_state_dict: position {} is not a batch boundary of {} samples in batches of {}",
+        s.position, dataset_.size(), global);
+  for (const GeneratorState* g : {&s.epoch_generator, &s.generator})
+    if ((g->words[0] | g->words[1] | g->words[2] | g->words[3]) == 0)
+      fail<ValueError>("BatchIterator.load_state_dict: a generator state has all four words 0");
+}
+
+template <class T>
+void BatchIteratorT<T>::load_state_dict(const BatchIteratorState& s) {
+  check_state_dict(s);
+  std::vector<Index> order;
+  if (s.in_epoch && shuffle_) {
+    Generator replay;
+    replay.set_state(s.epoch_generator);
+    order = randperm(dataset_.size(), replay);  // the draw next() made at the epoch's start
+  } else if (s.in_epoch) {
+    order.resize(static_cast<std::size_t>(dataset_.size()));
+    std::iota(order.begin(), order.end(), Index{0});
+  }
+  generator_->set_state(s.generator);
+  order_ = std::move(order);
+  in_epoch_ = s.in_epoch;
+  position_ = s.in_epoch ? s.position : 0;
+  epoch_generator_ = s.epoch_generator;
 }
 
 #define EMBER_INSTANTIATE(T)                                                                 \

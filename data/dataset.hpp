@@ -144,6 +144,23 @@ struct BatchT {
 struct Shard {
   int rank = 0;
   int size = 1;
+  bool operator==(const Shard&) const = default;
+};
+
+// Where a BatchIterator stands, for checkpoints (io/training_state.hpp):
+// enough to rebuild the epoch's order exactly, so a resumed run sees the
+// batches an uninterrupted one would, also mid-epoch. The order itself is
+// not kept: it is drawn again from the generator's state before the epoch.
+struct BatchIteratorState {
+  Index dataset_size = 0;  // the iterator's settings: a state loads only into
+  Index batch_size = 0;    // an iterator built with the same ones
+  bool shuffle = true;
+  Shard shard;
+  bool in_epoch = false;           // the epoch's order is drawn and being walked
+  Index position = 0;              // samples of that order handed out, by all ranks
+  GeneratorState epoch_generator;  // the generator before that order was drawn
+  GeneratorState generator;        // the generator now
+  bool operator==(const BatchIteratorState&) const = default;
 };
 
 template <class T = float>
@@ -161,6 +178,15 @@ class BatchIteratorT {
     return (dataset_.size() + global - 1) / global;
   }
 
+  // The iterator's place (with its generator's state), and putting it back.
+  // check_state_dict throws a ValueError naming the first misfit (other
+  // settings, a position no run reaches); load_state_dict checks first and
+  // changes nothing on a misfit. Loading sets the generator, which other
+  // users of the same generator then see too.
+  BatchIteratorState state_dict() const;
+  void check_state_dict(const BatchIteratorState& state) const;
+  void load_state_dict(const BatchIteratorState& state);
+
  private:
   DatasetT<T> dataset_;
   Index batch_size_;
@@ -170,6 +196,7 @@ class BatchIteratorT {
   std::vector<Index> order_;
   Index position_ = 0;
   bool in_epoch_ = false;
+  GeneratorState epoch_generator_;  // the generator before order_ was drawn
 };
 
 using Dataset = DatasetT<float>;

@@ -2,8 +2,12 @@
 
 #include "error.hpp"
 
+#include <bit>
+#include <charconv>
 #include <cmath>
 #include <numbers>
+
+#include <fmt/format.h>
 
 namespace ember {
 
@@ -61,6 +65,58 @@ std::uint64_t Generator::below(std::uint64_t n) {
   do x = next_u64();
   while (x >= limit);
   return x % n;
+}
+
+GeneratorState Generator::state() const {
+  GeneratorState out;
+  for (int i = 0; i < 4; ++i) out.words[i] = s_[i];
+  out.spare_normal = spare_normal_;
+  out.has_spare = has_spare_;
+  return out;
+}
+
+namespace {
+bool all_zero(const GeneratorState& s) { return (s.words[0] | s.words[1] | s.words[2] | s.words[3]) == 0; }
+}  // namespace
+
+void Generator::set_state(const GeneratorState& state) {
+  if (all_zero(state))
+    fail<ValueError>("Generator::set_state: all four xoshiro256** words are 0, a state no generator reaches");
+  for (int i = 0; i < 4; ++i) s_[i] = state.words[i];
+  spare_normal_ = state.spare_normal;
+  has_spare_ = state.has_spare;
+}
+
+std::string format_generator_state(const GeneratorState& s) {
+  return fmt::format("xoshiro256** {:016x} {:016x} {:016x} {:016x} spare {:016x} {:d}", s.words[0], s.words[1],
+                     s.words[2], s.words[3], std::bit_cast<std::uint64_t>(s.spare_normal), s.has_spare ? 1 : 0);
+}
+
+std::optional<GeneratorState> parse_generator_state(std::string_view text) {
+  // Exactly the layout format_generator_state writes: fixed-width fields.
+  constexpr std::string_view kHead = "xoshiro256** ", kSpare = "spare ";
+  constexpr std::size_t kLength = kHead.size() + 4 * 17 + kSpare.size() + 17 + 1;
+  if (text.size() != kLength || !text.starts_with(kHead)) return std::nullopt;
+  std::size_t at = kHead.size();
+  auto word = [&](std::uint64_t& out) {
+    const char* begin = text.data() + at;
+    const auto [end, ec] = std::from_chars(begin, begin + 16, out, 16);
+    const bool ok = ec == std::errc() && end == begin + 16 && text[at + 16] == ' ';
+    at += 17;
+    return ok;
+  };
+  GeneratorState s;
+  for (auto& w : s.words)
+    if (!word(w)) return std::nullopt;
+  if (text.substr(at, kSpare.size()) != kSpare) return std::nullopt;
+  at += kSpare.size();
+  std::uint64_t spare_bits = 0;
+  if (!word(spare_bits)) return std::nullopt;
+  s.spare_normal = std::bit_cast<double>(spare_bits);
+  const char flag = text[at];
+  if ((flag != '0' && flag != '1') || all_zero(s)) return std::nullopt;
+  s.has_spare = flag == '1';
+  return s;
 }
 
 }  // namespace ember

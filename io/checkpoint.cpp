@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "../engine/error.hpp"
+#include "atomic_file.hpp"
 
 namespace ember {
 
@@ -39,6 +40,8 @@ template <class T>
 constexpr const char* kDtype = sizeof(T) == 4 ? "F32" : "F64";
 
 std::uint64_t dtype_size(std::string_view dtype) {
+  if (dtype == "I64") return 8;
+  if (dtype == "I32") return 4;
   return dtype == "F32" ? 4 : dtype == "F64" ? 8 : dtype == "U8" ? 1 : 0;
 }
 
@@ -163,7 +166,8 @@ SafetensorsEntry parse_entry(const std::string& name, const json& info, std::uin
   entry.dtype = dtype.get<std::string>();
   const std::uint64_t element_size = dtype_size(entry.dtype);
   if (element_size == 0)
-    fail<IoError>("{}: dtype {} is not supported (ember reads F32, F64 and U8)", where, quote_text(entry.dtype));
+    fail<IoError>("{}: dtype {} is not supported (ember reads F32, F64, I64, I32 and U8)", where,
+                  quote_text(entry.dtype));
 
   const json& shape = info["shape"];
   if (!shape.is_array()) fail<IoError>("{}: shape is not an array", where);
@@ -275,65 +279,33 @@ TensorT<T> read_tensor(const FileReader& file, const Header& header, const Safet
   return t;
 }
 
-// --- writing ----------------------------------------------------------------
-
-// A file written under a temporary name beside `path` and renamed over it
-// by commit(); destroyed without commit, it removes the temporary file.
-class AtomicFile {
- public:
-  explicit AtomicFile(const std::string& path) : path_(path) {
-    static std::atomic<unsigned> counter{0};
-    for (int attempt = 0;; ++attempt) {
-      temp_ = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
-      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd_ >= 0) return;
-      if (errno != EEXIST || attempt == 100)
-        fail<IoError>("save_safetensors: {}: cannot create the temporary file {}: {}", path, temp_,
-                      std::strerror(errno));
+// An I64 or I32 tensor as T: refused unless every value is exact in T
+// (|v| <= 2^24 for float, 2^53 for double), so a count such as PyTorch's
+// int64 num_batches_tracked loads as the same number.
+template <class T>
+TensorT<T> read_integers(const FileReader& file, const Header& header, const SafetensorsEntry& e,
+                         const std::string& path) {
+  std::vector<std::uint8_t> bytes(e.end - e.begin);
+  file.read_at(header.data_start + e.begin, bytes.data(), bytes.size());
+  constexpr int kDigits = std::numeric_limits<T>::digits;
+  constexpr std::int64_t kLimit = std::int64_t{1} << kDigits;
+  TensorT<T> t = TensorT<T>::empty(e.shape);
+  for (Index i = 0; i < t.numel(); ++i) {
+    std::int64_t v = 0;
+    if (e.dtype == "I64") {
+      std::memcpy(&v, bytes.data() + 8 * i, 8);
+    } else {
+      std::int32_t narrow = 0;
+      std::memcpy(&narrow, bytes.data() + 4 * i, 4);
+      v = narrow;
     }
+    if (v > kLimit || v < -kLimit)
+      fail<IoError>("load_into: {}: tensor {} ({} {}) holds {} at element {}, beyond the 2^{} that {} holds exactly",
+                    path, quote_text(e.name), e.dtype, e.shape.str(), v, i, kDigits, kDtype<T>);
+    t.data()[i] = static_cast<T>(v);
   }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write(const void* data, std::uint64_t n) {
-    const auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t put = ::write(fd_, p, std::min<std::uint64_t>(n, 1u << 30));
-      if (put < 0 && errno == EINTR) continue;
-      if (put < 0) fail<IoError>("save_safetensors: {}: cannot write: {}", path_, std::strerror(errno));
-      p += put;
-      n -= static_cast<std::uint64_t>(put);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail<IoError>("save_safetensors: {}: cannot flush to disk: {}", path_, std::strerror(errno));
-    const int closed = ::close(fd_);
-    fd_ = -1;
-    if (closed != 0) fail<IoError>("save_safetensors: {}: cannot close: {}", path_, std::strerror(errno));
-    if (::rename(temp_.c_str(), path_.c_str()) != 0)
-      fail<IoError>("save_safetensors: {}: cannot replace: {}", path_, std::strerror(errno));
-    committed_ = true;
-    // Make the rename itself durable. The new file is in place either way,
-    // so a failure here is not an error of the save.
-    const std::size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      (void)::fsync(dir_fd);
-      ::close(dir_fd);
-    }
-  }
-
- private:
-  std::string path_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
+  return t;
+}
 
 }  // namespace
 
@@ -380,7 +352,7 @@ void save_safetensors_bytes(const std::string& path, const std::vector<Safetenso
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
 
-  AtomicFile file(path);
+  detail::AtomicFile file(path);
   file.write(length, 8);
   file.write(text.data(), text.size());
   for (const auto& t : tensors) file.write(t.bytes.data(), t.bytes.size());
@@ -438,7 +410,7 @@ std::string name_list(const std::vector<std::string>& names) {
 }  // namespace
 
 template <class T>
-void load_into(const std::string& path, const NamedTensors<T>& parameters) {
+void load_into(const std::string& path, const NamedTensors<T>& parameters, const std::vector<std::string>& integral) {
   std::unordered_map<std::string_view, const TensorT<T>*> wanted;
   for (const auto& [name, tensor] : parameters) {
     if (!tensor.defined()) fail<ValueError>("load_into: {}: parameter {} is undefined", path, quote_text(name));
@@ -462,7 +434,9 @@ void load_into(const std::string& path, const NamedTensors<T>& parameters) {
                   name_list(unexpected));
   for (const auto& [name, tensor] : parameters) {
     const SafetensorsEntry& e = *stored.at(name);
-    if (e.dtype != kDtype<T>)
+    const bool from_integers = (e.dtype == "I64" || e.dtype == "I32") &&
+                               std::find(integral.begin(), integral.end(), name) != integral.end();
+    if (e.dtype != kDtype<T> && !from_integers)
       fail<IoError>("load_into: {}: tensor {} is {} in the file, {} in the model", path, quote_text(name), e.dtype,
                     kDtype<T>);
     if (!(e.shape == tensor.shape()))
@@ -472,7 +446,10 @@ void load_into(const std::string& path, const NamedTensors<T>& parameters) {
   // Read everything before touching the model, so a read error leaves it intact.
   std::vector<TensorT<T>> values;
   values.reserve(parameters.size());
-  for (const auto& [name, tensor] : parameters) values.push_back(read_tensor<T>(file, header, *stored.at(name)));
+  for (const auto& [name, tensor] : parameters) {
+    const SafetensorsEntry& e = *stored.at(name);
+    values.push_back(e.dtype == kDtype<T> ? read_tensor<T>(file, header, e) : read_integers<T>(file, header, e, path));
+  }
   for (std::size_t i = 0; i < parameters.size(); ++i) {
     TensorT<T> target = parameters[i].second;
     std::copy(values[i].data(), values[i].data() + values[i].numel(), target.data());
@@ -482,7 +459,7 @@ void load_into(const std::string& path, const NamedTensors<T>& parameters) {
 #define EMBER_INSTANTIATE(T)                                                                             \
   template void save_safetensors(const std::string&, const NamedTensors<T>&, const CheckpointMetadata&); \
   template NamedTensors<T> load_safetensors(const std::string&, CheckpointMetadata*);                    \
-  template void load_into(const std::string&, const NamedTensors<T>&);
+  template void load_into(const std::string&, const NamedTensors<T>&, const std::vector<std::string>&);
 EMBER_INSTANTIATE(float)
 EMBER_INSTANTIATE(double)
 

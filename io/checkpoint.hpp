@@ -52,14 +52,20 @@ NamedTensors<T> load_safetensors(const std::string& path, CheckpointMetadata* me
 //   load_into(path, model.named_parameters());
 // The file must hold exactly the model's names, each with the parameter's
 // shape and dtype; any difference throws IoError listing it, and the
-// parameters are left untouched unless everything matches.
+// parameters are left untouched unless everything matches. The names in
+// `integral` (buffers: load_module passes a module's named_buffers()) may
+// also be I64 or I32 in the file, as PyTorch stores BatchNorm's
+// num_batches_tracked; each value must convert to T exactly (|v| <= 2^24
+// for float, 2^53 for double), else an IoError names the tensor and value.
+// Parameters are always T's float dtype.
 template <class T>
-void load_into(const std::string& path, const NamedTensors<T>& parameters);
+void load_into(const std::string& path, const NamedTensors<T>& parameters,
+               const std::vector<std::string>& integral = {});
 
 // One tensor's header entry, as validated by the loader.
 struct SafetensorsEntry {
   std::string name;
-  std::string dtype;  // "F32", "F64" or "U8"
+  std::string dtype;  // "F32", "F64", "I64", "I32" or "U8"
   Shape shape;
   std::uint64_t begin = 0, end = 0;  // byte range within the data section
 };
@@ -68,7 +74,7 @@ struct SafetensorsEntry {
 // their data offsets.
 std::vector<SafetensorsEntry> inspect_safetensors(const std::string& path, CheckpointMetadata* metadata = nullptr);
 
-// Raw bytes under any dtype ember knows ("F32", "F64", "U8"), for formats
+// Raw bytes under any dtype ember knows ("F32", "F64", "I64", "I32", "U8"), for formats
 // that are not one float tensor per name (packed ternary weights,
 // ops/ternary.hpp). Saving checks that each blob's byte count is its shape's
 // numel times the dtype's size (ValueError) and is atomic like

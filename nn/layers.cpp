@@ -33,8 +33,9 @@ TensorT<T> dropout(const TensorT<T>& x, double p, Generator& gen, bool training)
 }
 
 template <class T>
-DropoutT<T>::DropoutT(double p, std::uint64_t seed) : p_(p), gen_(seed) {
+DropoutT<T>::DropoutT(double p, std::uint64_t seed) : p_(p), gen_(std::make_shared<Generator>(seed)) {
   if (!(p >= 0 && p <= 1)) fail<ValueError>("Dropout: p must be in [0, 1], got {}", p);
+  this->register_generator("generator", gen_);
 }
 
 template <class T>

@@ -22,20 +22,22 @@ TensorT<T> dropout(const TensorT<T>& x, double p, Generator& gen, bool training 
 
 // torch.nn.Dropout: dropout() in train(), the identity in eval(). The layer
 // owns its Generator, seeded by `seed` or by one draw from `gen`, so a run
-// is the same on every machine.
+// is the same on every machine; it is registered as the module's random
+// stream "generator" (named_generators(), so checkpoints can save it), and
+// copies of the layer share it.
 template <class T>
 class DropoutT : public ModuleT<T> {
  public:
   explicit DropoutT(double p = 0.5, std::uint64_t seed = 0);
   DropoutT(double p, Generator& gen) : DropoutT(p, gen.next_u64()) {}
-  TensorT<T> forward(const TensorT<T>& x) override { return dropout(x, p_, gen_, this->training()); }
+  TensorT<T> forward(const TensorT<T>& x) override { return dropout(x, p_, *gen_, this->training()); }
   double p() const { return p_; }
   std::string type_name() const override { return "Dropout"; }
   std::string extra_repr() const override;
 
  private:
   double p_;
-  Generator gen_;
+  std::shared_ptr<Generator> gen_;
 };
 
 // torch.nn.Embedding: row i of weight [num_embeddings, embedding_dim] for

@@ -16,6 +16,8 @@ void ModuleT<T>::check_name(const std::string& name, const char* what) const {
     if (n == name) fail<ValueError>("{}: name '{}' is already a parameter of this {}", what, name, type_name());
   for (const auto& [n, b] : buffers_)
     if (n == name) fail<ValueError>("{}: name '{}' is already a buffer of this {}", what, name, type_name());
+  for (const auto& [n, g] : generators_)
+    if (n == name) fail<ValueError>("{}: name '{}' is already a generator of this {}", what, name, type_name());
   for (const auto& [n, c] : children_)
     if (n == name) fail<ValueError>("{}: name '{}' is already a child of this {}", what, name, type_name());
 }
@@ -38,6 +40,26 @@ TensorT<T> ModuleT<T>::register_buffer(std::string name, TensorT<T> buffer) {
                      buffer.shape().str());
   buffers_.emplace_back(std::move(name), buffer);
   return buffer;
+}
+
+template <class T>
+Generator& ModuleT<T>::register_generator(std::string name, std::shared_ptr<Generator> generator) {
+  check_name(name, "register_generator");
+  if (!generator) fail<ValueError>("register_generator: generator '{}' is null", name);
+  generators_.emplace_back(std::move(name), generator);
+  return *generator;
+}
+
+template <class T>
+NamedGenerators ModuleT<T>::named_generators(std::string_view prefix) const {
+  const std::string dotted = prefix.empty() ? std::string() : std::string(prefix) + ".";
+  NamedGenerators out;
+  for (const auto& [name, g] : generators_) out.emplace_back(dotted + name, g.get());
+  for (const auto& [name, child] : children_) {
+    NamedGenerators below = child->named_generators(dotted + name);
+    out.insert(out.end(), below.begin(), below.end());
+  }
+  return out;
 }
 
 template <class T>

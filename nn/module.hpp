@@ -18,6 +18,12 @@
 // (or save_module / load_module in nn/state.hpp) round-trips every tensor a
 // layer needs, and the file loads into the torch.nn model of that structure.
 //
+// Random streams: a module that draws random numbers as it runs (Dropout's
+// mask) registers its Generator with register_generator(), and
+// named_generators() lists them depth first with the same dotted names
+// ("1.generator" for a Dropout at position 1), so a checkpoint can save and
+// restore where each stream stands (io/training_state.hpp).
+//
 // Like tensors, modules are handles: copying a module shares its parameters
 // and children (there is no deep copy). The classes are templates on the
 // scalar type with float aliases (Linear, Sequential, ...) and double ones
@@ -60,6 +66,9 @@ class ModuleT {
   // Parameters and buffers: per module its parameters, then its buffers, then
   // its children, as PyTorch's state_dict() (what a checkpoint holds).
   NamedParameters state_dict(std::string_view prefix = "") const;
+  // The registered random streams, depth first with dotted names (see the
+  // top of this file); the pointers live as long as the modules holding them.
+  NamedGenerators named_generators(std::string_view prefix = "") const;
   Index num_parameters() const;  // total number of scalars
   // This module (named `prefix`) and all modules below it, depth first.
   std::vector<std::pair<std::string, ModuleT*>> named_modules(std::string_view prefix = "");
@@ -75,6 +84,9 @@ class ModuleT {
   // require grad (ValueError otherwise). Returns the same handle; update its
   // values in place (a new tensor would not be the registered one).
   TensorT<T> register_buffer(std::string name, TensorT<T> buffer);
+  // Adds a random stream under `name` (same rules). The module shares its
+  // ownership, so copies of the module (handles) draw from the same stream.
+  Generator& register_generator(std::string name, std::shared_ptr<Generator> generator);
   // Adds a child module under `name` (same rules).
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
@@ -114,6 +126,7 @@ class ModuleT {
 
   NamedParameters params_;
   NamedParameters buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Generator>>> generators_;
   std::vector<std::pair<std::string, std::shared_ptr<ModuleT>>> children_;
   bool training_ = true;
 };

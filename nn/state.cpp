@@ -9,7 +9,9 @@ void save_module(const std::string& path, const ModuleT<T>& module, const Checkp
 
 template <class T>
 void load_module(const std::string& path, ModuleT<T>& module) {
-  load_into(path, module.state_dict());
+  std::vector<std::string> buffers;  // may be integers in the file (PyTorch's num_batches_tracked)
+  for (const auto& [name, b] : module.named_buffers()) buffers.push_back(name);
+  load_into(path, module.state_dict(), buffers);
 }
 
 #define EMBER_INSTANTIATE(T)                                                               \

@@ -6,7 +6,9 @@
 //
 // The same rules as save_safetensors / load_into: saving is atomic, and a
 // file whose names, shapes or dtypes differ from the model's is an IoError
-// that leaves every parameter and buffer untouched.
+// that leaves every parameter and buffer untouched. Buffers may also be I64
+// or I32 in the file (a PyTorch state_dict's num_batches_tracked is int64)
+// when every value converts exactly; ember itself writes them as floats.
 #pragma once
 
 #include <string>

@@ -408,3 +408,69 @@ TEST_CASE("BatchIterator: every sample once per epoch, last batch partial, reshu
 
   CHECK_THROWS_WITH_SUBSTR(BatchIterator(d, 0, g), ValueError, "BatchIterator: batch_size must be positive, got 0");
 }
+
+namespace {
+// The next `n` batches' indices, crossing epoch ends as a training loop does
+// (a false from next() ends the epoch, the call after it starts the next).
+std::vector<std::vector<Index>> take(BatchIterator& batches, int n) {
+  std::vector<std::vector<Index>> out;
+  Batch batch;
+  while (static_cast<int>(out.size()) < n)
+    if (batches.next(batch) || batches.next(batch)) out.push_back(batch.indices);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("BatchIterator: a state saved mid-epoch resumes the same batches in a fresh iterator") {
+  const Dataset d = indexed_dataset(10);
+  for (const bool shuffle : {true, false}) {
+    Generator g(3);
+    BatchIterator batches(d, 3, g, shuffle);
+    take(batches, 6);  // the second epoch, two batches in
+    const BatchIteratorState saved = batches.state_dict();
+    CHECK(saved.in_epoch);
+    CHECK(saved.position == 6);
+    const auto expected = take(batches, 9);
+
+    Generator other(77);
+    BatchIterator fresh(d, 3, other, shuffle);
+    take(fresh, 1);
+    if (shuffle) CHECK(take(fresh, 9) != expected);  // a fresh order: the check below can fail
+    fresh.load_state_dict(saved);
+    CHECK(fresh.state_dict() == saved);
+    CHECK(take(fresh, 9) == expected);
+  }
+}
+
+TEST_CASE("BatchIterator: a state of other settings or an impossible position is refused, nothing changed") {
+  const Dataset d = indexed_dataset(10);
+  Generator g(3), h(4);
+  BatchIterator batches(d, 3, g);
+  take(batches, 2);
+  const BatchIteratorState good = batches.state_dict();
+  BatchIterator target(d, 3, h);
+  take(target, 1);
+  const BatchIteratorState before = target.state_dict();
+  auto refused = [&](BatchIteratorState s, const std::string& fragment) {
+    CHECK_THROWS_WITH_SUBSTR(target.load_state_dict(s), ValueError, "BatchIterator.load_state_dict: " + fragment);
+    CHECK(target.state_dict() == before);
+  };
+  BatchIteratorState s = good;
+  s.dataset_size = 11;
+  refused(s, "the dataset size is 11 in the state, 10 in this iterator");
+  s = good, s.batch_size = 4;
+  refused(s, "batch_size is 4 in the state, 3 in this iterator");
+  s = good, s.shuffle = false;
+  refused(s, "shuffle is false in the state, true in this iterator");
+  s = good, s.shard = {1, 2};
+  refused(s, "the shard (rank/size) is 1/2 in the state, 0/1 in this iterator");
+  s = good, s.position = 5;
+  refused(s, "position 5 is not a batch boundary of 10 samples in batches of 3");
+  s = good, s.position = 12;
+  refused(s, "position 12 is not a batch boundary");
+  s = good, s.generator = GeneratorState{};
+  refused(s, "a generator state has all four words 0");
+  s = good, s.position = 10;  // the epoch's last, short batch handed out: a reachable state
+  target.load_state_dict(s);
+  CHECK(target.state_dict() == s);
+}

@@ -338,8 +338,16 @@ TEST_CASE("load_safetensors: wrong entries (dtype, fields, metadata)") {
   const std::string data(8, '\0');
   auto one = [&](const std::string& e) { return make_file("{" + e + "}", data); };
   check_damaged(one(entry("w", "F16", "[4]", "[0, 8]")),
-                "tensor \"w\": dtype \"F16\" is not supported (ember reads F32, F64 and U8)");
-  check_damaged(one(entry("w", "I64", "[1]", "[0, 8]")), "dtype \"I64\" is not supported");
+                "tensor \"w\": dtype \"F16\" is not supported (ember reads F32, F64, I64, I32 and U8)");
+  // I64 is read (for integer buffers, load_into), but is not a float tensor.
+  {
+    TempDir dir;
+    const std::string path = dir.file("i64.safetensors");
+    write_bytes(path, one(entry("w", "I64", "[1]", "[0, 8]")));
+    CHECK(inspect_safetensors(path).at(0).dtype == "I64");
+    check_io_error([&] { load_safetensors<float>(path); }, "load_safetensors: " + path + ": ",
+                   "tensor \"w\" is I64, but F32 was requested");
+  }
   check_damaged(one("\"w\": {\"dtype\": 4, \"shape\": [2], \"data_offsets\": [0, 8]}"),
                 "tensor \"w\": dtype is not a string");
   check_damaged(one("\"w\": {\"shape\": [2], \"data_offsets\": [0, 8]}"), "tensor \"w\": missing field \"dtype\"");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -172,4 +173,97 @@ TEST_CASE("BatchNorm: errors name the layer and the shapes") {
   CHECK_THROWS_WITH_SUBSTR(BatchNorm1d(0), ValueError, "BatchNorm1d: num_features must be positive, got 0");
   CHECK_THROWS_WITH_SUBSTR(BatchNorm2d(2, {.momentum = 1.5}), ValueError,
                            "BatchNorm2d: momentum must be in [0, 1], got 1.5");
+}
+
+namespace {
+// A BatchNorm1d(3) state_dict as PyTorch writes it: float tensors, and
+// num_batches_tracked an int64 scalar (or `count_dtype`, or with `weight_dtype`).
+std::string torch_style_file(std::int64_t count, const std::string& count_dtype = "I64",
+                             const std::string& float_dtype = "F32", const std::string& weight_dtype = "") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ember_test_batchnorm_i64_" + std::to_string(::getpid()) + ".safetensors"))
+                               .string();
+  auto floats = [&](std::vector<double> v) {
+    std::vector<std::uint8_t> b;
+    for (const double x : v) {
+      const auto f = static_cast<float>(x);
+      const auto* p = float_dtype == "F32" ? reinterpret_cast<const std::uint8_t*>(&f)
+                                           : reinterpret_cast<const std::uint8_t*>(&x);
+      b.insert(b.end(), p, p + (float_dtype == "F32" ? 4 : 8));
+    }
+    return b;
+  };
+  std::vector<std::uint8_t> weight = floats({1.5, 2.0, 0.5});
+  if (weight_dtype == "I32") weight = {1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0};
+  const std::vector<std::uint8_t> bias = floats({0.1, 0.2, 0.3}), mean = floats({-1.0, 0.0, 1.0}),
+                                  var = floats({4.0, 1.0, 0.25});
+  std::vector<std::uint8_t> counted(count_dtype == "I64" ? 8 : 4);
+  if (count_dtype == "I64") std::memcpy(counted.data(), &count, 8);
+  else {
+    const auto narrow = static_cast<std::int32_t>(count);
+    std::memcpy(counted.data(), &narrow, 4);
+  }
+  save_safetensors_bytes(path, {{"weight", weight_dtype.empty() ? float_dtype : weight_dtype, Shape{3}, weight},
+                                {"bias", float_dtype, Shape{3}, bias},
+                                {"running_mean", float_dtype, Shape{3}, mean},
+                                {"running_var", float_dtype, Shape{3}, var},
+                                {"num_batches_tracked", count_dtype, Shape{}, counted}});
+  return path;
+}
+}  // namespace
+
+TEST_CASE("BatchNorm: a PyTorch state_dict's int64 num_batches_tracked loads when it converts exactly") {
+  const std::string path = torch_style_file(5);
+  BatchNorm1d bn(3);
+  load_module(path, bn);
+  CHECK(bn.num_batches_tracked.item() == 5.0f);
+  CHECK(bn.weight.to_vector() == std::vector<float>{1.5f, 2.0f, 0.5f});
+  CHECK(bn.running_var.to_vector() == std::vector<float>{4.0f, 1.0f, 0.25f});
+
+  // The largest exact count: 2^24 in float; 2^24 + 1 in double.
+  torch_style_file(std::int64_t{1} << 24);
+  load_module(path, bn);
+  CHECK(bn.num_batches_tracked.item() == 16777216.0f);
+  torch_style_file((std::int64_t{1} << 24) + 1, "I64", "F64");
+  BatchNorm1d64 bn64(3);
+  load_module(path, bn64);
+  CHECK(bn64.num_batches_tracked.item() == 16777217.0);
+  torch_style_file(-7, "I32", "F64");
+  load_module(path, bn64);
+  CHECK(bn64.num_batches_tracked.item() == -7.0);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("BatchNorm: an integer count beyond exact, or an integer parameter, is refused; nothing changed") {
+  BatchNorm1d bn(3);
+  Generator gen(1);
+  bn(Tensor::randn({4, 3}, gen));
+  const auto before = [&] {
+    std::vector<std::vector<float>> out;
+    for (const auto& [name, t] : bn.state_dict()) out.push_back(t.to_vector());
+    return out;
+  };
+  const auto kept = before();
+  std::string path = torch_style_file((std::int64_t{1} << 24) + 1);
+  CHECK_THROWS_WITH_SUBSTR(load_module(path, bn), IoError,
+                           "load_into: " + path +
+                               ": tensor \"num_batches_tracked\" (I64 []) holds 16777217 at element 0, beyond the "
+                               "2^24 that F32 holds exactly");
+  CHECK(before() == kept);
+  torch_style_file(std::int64_t{1} << 60, "I64", "F64");
+  BatchNorm1d64 bn64(3);
+  CHECK_THROWS_WITH_SUBSTR(load_module(path, bn64), IoError,
+                           "holds 1152921504606846976 at element 0, beyond the 2^53 that F64 holds exactly");
+  torch_style_file(-(std::int64_t{1} << 25));
+  CHECK_THROWS_WITH_SUBSTR(load_module(path, bn), IoError, "holds -33554432 at element 0");
+  CHECK(before() == kept);
+  torch_style_file(5, "I64", "F32", "I32");  // parameters stay float
+  CHECK_THROWS_WITH_SUBSTR(load_module(path, bn), IoError,
+                           "load_into: " + path + ": tensor \"weight\" is I32 in the file, F32 in the model");
+  CHECK(before() == kept);
+  // load_into alone (no buffer names) keeps the old rule: every tensor is F32.
+  torch_style_file(5);
+  CHECK_THROWS_WITH_SUBSTR(load_into(path, bn.state_dict()), IoError,
+                           "tensor \"num_batches_tracked\" is I64 in the file, F32 in the model");
+  std::filesystem::remove(path);
 }

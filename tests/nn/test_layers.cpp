@@ -229,3 +229,30 @@ TEST_CASE("docs/api.md: the More layers example builds, runs and lists the docum
   const auto all = names(model.state_dict());
   CHECK(std::vector<std::string>(all.begin(), all.begin() + 8) == first);
 }
+
+TEST_CASE("Dropout: its generator is a named random stream, shared by copies, restorable") {
+  Generator gen(1);
+  auto model = Sequential().add(Linear(4, 4, gen)).add(Dropout(0.5, 11)).add(Residual(Dropout(0.2, 12)));
+  const NamedGenerators streams = model.named_generators();
+  REQUIRE(streams.size() == 2);
+  CHECK(streams[0].first == "1.generator");
+  CHECK(streams[1].first == "2.block.generator");
+  CHECK(model.named_generators("net")[0].first == "net.1.generator");
+
+  // Restoring the registered stream repeats the masks exactly.
+  const Tensor x = Tensor::ones({8, 4});
+  const GeneratorState saved = streams[0].second->state();
+  const auto first = model[1](x).to_vector();
+  CHECK(model[1](x).to_vector() != first);  // the stream moved on
+  streams[0].second->set_state(saved);
+  CHECK(model[1](x).to_vector() == first);
+
+  // A copy is a handle: it draws from the same stream.
+  Dropout a(0.5, 3);
+  Dropout b = a;
+  CHECK(a.named_generators()[0].second == b.named_generators()[0].second);
+  CHECK_THROWS_WITH_SUBSTR(a.register_generator("generator", std::make_shared<Generator>(1)), ValueError,
+                           "register_generator: name 'generator' is already a generator of this Dropout");
+  CHECK_THROWS_WITH_SUBSTR(a.register_generator("g", nullptr), ValueError,
+                           "register_generator: generator 'g' is null");
+}
