@@ -19,6 +19,11 @@ import subprocess
 import sys
 
 
+def case(row):
+    """A row's case name: the workload, plus the activation, pass and size of an activation row."""
+    return " ".join([row["workload"]] + [str(row[k]) for k in ("activation", "pass", "size_label") if k in row])
+
+
 def run(binary, flags):
     out = subprocess.run([binary, "--json", *flags], check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -37,7 +42,7 @@ def main():
     p.add_argument("--metric", default="median_us", choices=["median_us", "thread_cpu_us"])
     p.add_argument("--json-out")
     a = p.parse_args(argv)
-    times = {}  # (workload, impl, threads) -> {"before": [...], "after": [...]}
+    times = {}  # (case, impl, threads) -> {"before": [...], "after": [...]}
     raw = []
     for r in range(a.rounds):
         order = [("before", a.before), ("after", a.after)]
@@ -48,7 +53,7 @@ def main():
                 row["build"] = label
                 row["round"] = r
                 raw.append(row)
-                key = (row["workload"], row["impl"], row["threads"])
+                key = (case(row), row["impl"], row["threads"])
                 times.setdefault(key, {"before": [], "after": []})[label].append(row[a.metric])
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
     print(f"| workload | impl | threads | before ({a.metric}) | after ({a.metric}) | after / before |")
@@ -65,10 +70,10 @@ def main():
     for row in raw:
         if row["impl"] != "ember":
             continue
-        hand = [h for h in raw if h["impl"] == "hand" and h["workload"] == row["workload"]
+        hand = [h for h in raw if h["impl"] == "hand" and case(h) == case(row)
                 and h["threads"] == row["threads"] and h["build"] == row["build"] and h["round"] == row["round"]]
         if hand:
-            ratios.setdefault((row["workload"], row["threads"]), {"before": [], "after": []})[row["build"]].append(
+            ratios.setdefault((case(row), row["threads"]), {"before": [], "after": []})[row["build"]].append(
                 row[a.metric] / hand[0][a.metric])
     if ratios:
         print()
