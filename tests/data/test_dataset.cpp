@@ -10,27 +10,17 @@
 #include <fstream>
 #include <set>
 
+#include "../temp_dir.hpp"
 #include "../test_helpers.hpp"
 
 using namespace ember;
+
+using ember_test::TempDir;
 
 namespace {
 
 std::string shipped(const std::string& name) { return std::string(EMBER_SOURCE_DIR) + "/examples/data/" + name; }
 
-// A scratch directory, removed with everything in it at the end of the test.
-struct TempDir {
-  static inline int count = 0;
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("ember_test_dataset_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string write(const std::string& name, const std::string& content) const {
-    const auto file = path / name;
-    std::ofstream(file, std::ios::binary) << content;
-    return file.string();
-  }
-};
 
 // Loads `content` as bad.csv and checks the IoError message holds `fragment`.
 void check_csv_error(const std::string& content, const std::string& fragment, const CsvOptions& options = {}) {
@@ -256,9 +246,9 @@ TEST_CASE("load_csv: lines longer than the 1 MiB read buffer and files of many p
 
 TEST_CASE("load_csv: a missing file or a directory is an IoError naming the path") {
   TempDir dir;
-  const std::string missing = (dir.path / "nope.csv").string();
+  const std::string missing = (dir.path() / "nope.csv").string();
   CHECK_THROWS_WITH_SUBSTR(load_csv(missing), IoError, "load_csv: " + missing + ": cannot open: No such file");
-  CHECK_THROWS_WITH_SUBSTR(load_csv(dir.path.string()), IoError, "load_csv: " + dir.path.string() + ": cannot read");
+  CHECK_THROWS_WITH_SUBSTR(load_csv(dir.path().string()), IoError, "load_csv: " + dir.path().string() + ": cannot read");
 }
 
 TEST_CASE("randperm: a seeded permutation") {

@@ -17,25 +17,16 @@
 #include <optional>
 #include <sstream>
 
+#include "../temp_dir.hpp"
 #include "../test_helpers.hpp"
 
 using namespace ember;
 namespace fs = std::filesystem;
 
+using ember_test::TempDir;
+
 namespace {
 
-struct TempDir {
-  static inline int count = 0;
-  fs::path path = fs::temp_directory_path() /
-                  ("ember_test_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add);
-    fs::remove_all(path);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::size_t entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {})); }
-};
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -227,9 +218,9 @@ TEST_CASE("save_safetensors: a failed save keeps the previous file and removes t
     }
     const std::string path = dir.file("m.safetensors");
     save_safetensors(path, old_values);
-    fs::permissions(dir.path, fs::perms::owner_write, fs::perm_options::remove);
+    fs::permissions(dir.path(), fs::perms::owner_write, fs::perm_options::remove);
     CHECK_THROWS_WITH_SUBSTR(save_safetensors(path, new_values), IoError, "Permission denied");
-    fs::permissions(dir.path, fs::perms::owner_write, fs::perm_options::add);
+    fs::permissions(dir.path(), fs::perms::owner_write, fs::perm_options::add);
     CHECK(load_safetensors<float>(path)[0].second.to_vector() == std::vector<float>(256, 1.0f));
   }
 }
@@ -278,7 +269,7 @@ TEST_CASE("load_safetensors: a missing file or a directory") {
   TempDir dir;
   CHECK_THROWS_WITH_SUBSTR(load_safetensors<float>(dir.file("nope")), IoError,
                            "cannot open: No such file or directory");
-  CHECK_THROWS_WITH_SUBSTR(load_safetensors<float>(dir.path.string()), IoError, ": not a regular file");
+  CHECK_THROWS_WITH_SUBSTR(load_safetensors<float>(dir.path().string()), IoError, ": not a regular file");
 }
 
 TEST_CASE("load_safetensors: truncated at every byte, the file is an IoError") {

@@ -13,22 +13,16 @@
 #include <functional>
 #include <memory>
 
+#include "../temp_dir.hpp"
 #include "../test_helpers.hpp"
 
 using namespace ember;
 namespace fs = std::filesystem;
 
+using ember_test::TempDir;
+
 namespace {
 
-struct TempDir {
-  static inline int count = 0;
-  fs::path path = fs::temp_directory_path() /
-                  ("ember_test_resume_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::size_t entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {})); }
-};
 
 // A training run's objects: the model, its optimizer and schedule, and how
 // the schedule is stepped (per optimizer step, some from the loss).

@@ -10,21 +10,16 @@
 #include <filesystem>
 #include <memory>
 
+#include "../temp_dir.hpp"
 #include "../test_helpers.hpp"
 
 using namespace ember;
 namespace fs = std::filesystem;
 
+using ember_test::TempDir;
+
 namespace {
 
-struct TempDir {
-  static inline int count = 0;
-  fs::path path = fs::temp_directory_path() /
-                  ("ember_test_resume_streams_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // 30 samples of 4 features in 3 classes, the same for every run.
 Dataset make_data(Index n = 30) {
