@@ -143,6 +143,9 @@ bool winograd_fits(const Geom& q) {
   return q.kh == 3 && q.kw == 3 && q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.ph <= 2 && q.pw <= 2 &&
          q.cg >= kWinogradMinChannels && q.og >= kWinogradMinChannels;
 }
+WinoShape forward_shape(const Geom& q) {
+  return {q.cg, q.h, q.w, q.og, q.oh, q.ow, q.ph, q.pw, q.c * q.h * q.w, q.o * q.p};
+}
 
 // in:[cin planes] -> out:[cout planes] for every sample and group;
 // kernel(g, o, c, i, j) reads group g's 3x3 kernel taking input c to output o.
@@ -188,7 +191,7 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w, const T* bias, T*
     return;
   }
   if (winograd_fits(q)) {
-    const WinoShape s{q.cg, q.h, q.w, q.og, q.oh, q.ow, q.ph, q.pw, q.c * q.h * q.w, q.o * q.p};
+    const WinoShape s = forward_shape(q);
     auto kernel = [&](Index g, Index o, Index c, int i, int j) { return w[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j]; };
     winograd_all(q, s, x, q.cg * q.h * q.w, y, q.og * q.p, kernel, bias, false);
     return;
@@ -275,6 +278,22 @@ struct WeightGrad {
         for (Index g = 0; g < q.groups; ++g)
           gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p),
                ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p).transpose(), Gemm::add);
+      return;
+    }
+    if (winograd_fits(q)) {
+      const WinoShape s = forward_shape(q);
+      const Index chunk = std::clamp<Index>(kWinogradTiles / s.tiles(), 1, q.n);
+      Buffer<T> du(16 * s.cin * s.cout);
+      Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
+      for (Index g = 0; g < q.groups; ++g) {
+        std::fill(du.data(), du.data() + du.size(), T(0));
+        for (Index n0 = 0; n0 < q.n; n0 += chunk)
+          winograd_weight_chunk(s, std::min(chunk, q.n - n0), x + q.x_offset(n0, g), grad + q.y_offset(n0, g),
+                                du.data(), work.cols(), work.rows());
+        winograd_weights_back(s.cout, s.cin, du.data(), [&](Index o, Index c, int i, int j) -> T& {
+          return dw[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j];
+        });
+      }
       return;
     }
     const Index chunk = saved ? chunk_of(q) : chunk_of(q, true);

@@ -159,6 +159,91 @@ void winograd_output(const WinoShape& s, Index m, const T* mm, const T* bias, bo
   }
 }
 
+// The weight gradient (the forward is linear in U = G g Gᵀ, and its output
+// tile is Aᵀ M A):
+//   dU_ξ[c, o] = Σ_t V_ξ[t, c] · (A dY_t Aᵀ)_ξ[t, o],   dg = Gᵀ dU G
+// with dY_t the 2x2 block of dL/dy of tile t (0 past an odd edge).
+
+// (y0, y0 + y1, y0 − y1, −y1) on n lanes: A = [1 0; 1 1; 1 −1; 0 −1].
+template <class T>
+inline void winograd_a(Index n, const T* y0, const T* y1, T* __restrict o0, T* __restrict o1, T* __restrict o2,
+                       T* __restrict o3) {
+  for (Index i = 0; i < n; ++i) {
+    const T a = y0[i], b = y1[i];
+    o0[i] = a;
+    o1[i] = a + b;
+    o2[i] = a - b;
+    o3[i] = -b;
+  }
+}
+
+// D_ξ[t, o] = (A dY_t Aᵀ)_ξ for m samples of dL/dy (cout planes each, in
+// the y layout): each sample is copied into a zero-padded [2·th][2·tw][cout].
+template <class T>
+void winograd_grad_tiles(const WinoShape& s, Index m, const T* gy, T* d, T* padded) {
+  const Index tw = s.tw(), cout = s.cout, xi = m * s.tiles() * cout, row = 2 * tw * cout;
+  T* z = padded + 2 * s.th() * row;  // A over a tile's rows: [4][2][cout]
+  for (Index n = 0; n < m; ++n) {
+    std::fill(padded, padded + 2 * s.th() * row, T(0));
+    for (Index o = 0; o < cout; ++o)
+      for (Index r = 0; r < s.oh; ++r) {
+        const T* src = gy + n * s.out_sample + (o * s.oh + r) * s.ow;
+        T* dst = padded + r * row + o;
+        for (Index q = 0; q < s.ow; ++q) dst[q * cout] = src[q];
+      }
+    for (Index a = 0; a < s.th(); ++a)
+      for (Index b = 0; b < tw; ++b) {
+        const T* y0 = padded + 2 * a * row + 2 * b * cout;
+        const T* y1 = y0 + row;
+        for (int j = 0; j < 2; ++j)
+          winograd_a(cout, y0 + j * cout, y1 + j * cout, z + j * cout, z + (2 + j) * cout, z + (4 + j) * cout,
+                     z + (6 + j) * cout);
+        T* dst = d + ((n * s.th() + a) * tw + b) * cout;
+        for (int i = 0; i < 4; ++i) {
+          T* o = dst + 4 * i * xi;
+          winograd_a(cout, z + 2 * i * cout, z + (2 * i + 1) * cout, o, o + xi, o + 2 * xi, o + 3 * xi);
+        }
+      }
+  }
+}
+
+// dU_ξ += Σ over m samples' tiles of V_ξᵀ·D_ξ ([cin, tiles]·[tiles, cout]);
+// work: v_size(m) and m_size(m) values, du: [16][cin][cout].
+template <class T>
+void winograd_weight_chunk(const WinoShape& s, Index m, const T* x, const T* gy, T* du, T* work_v, T* work_m) {
+  const Index T_ = m * s.tiles();
+  winograd_input(s, m, x, work_v, work_v + 16 * T_ * s.cin);
+  winograd_grad_tiles(s, m, gy, work_m, work_m + 16 * T_ * s.cout);
+  for (Index xi = 0; xi < 16; ++xi)
+    gemm(MatrixMap<T>(du + xi * s.cin * s.cout, s.cin, s.cout),
+         ConstMatrixMap<T>(work_v + xi * T_ * s.cin, T_, s.cin).transpose(),
+         ConstMatrixMap<T>(work_m + xi * T_ * s.cout, T_, s.cout), Gemm::add);
+}
+
+// dg(o, c, i, j) += (Gᵀ dU G)[i, j] for each (c, o), Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1];
+// dg(o, c, i, j) returns the weight gradient's entry to add to.
+template <class T, class K>
+void winograd_weights_back(Index cout, Index cin, const T* du, K dg) {
+  const Index stride = cout * cin;
+  const T half(0.5);
+  for (Index c = 0; c < cin; ++c)
+    for (Index o = 0; o < cout; ++o) {
+      T t[3][4];  // Gᵀ over the rows of dU
+      for (int j = 0; j < 4; ++j) {
+        const T* e = du + j * stride + c * cout + o;
+        const T u0 = e[0], u1 = e[4 * stride], u2 = e[8 * stride], u3 = e[12 * stride];
+        t[0][j] = u0 + (u1 + u2) * half;
+        t[1][j] = (u1 - u2) * half;
+        t[2][j] = (u1 + u2) * half + u3;
+      }
+      for (int i = 0; i < 3; ++i) {
+        dg(o, c, i, 0) += t[i][0] + (t[i][1] + t[i][2]) * half;
+        dg(o, c, i, 1) += (t[i][1] - t[i][2]) * half;
+        dg(o, c, i, 2) += (t[i][1] + t[i][2]) * half + t[i][3];
+      }
+    }
+}
+
 // m samples: x (cin planes each) -> y (cout planes each), u from
 // winograd_weights; work: v_size(m) and m_size(m) values.
 template <class T>
