@@ -104,13 +104,13 @@ void winograd_input(const WinoShape& s, Index m, const T* x, T* v, T* padded) {
   const Index row = C * cin;
   for (Index n = 0; n < m; ++n) {
     std::fill(padded, padded + R * row, T(0));
-    for (Index c = 0; c < cin; ++c) {
-      const T* src = x + n * s.in_sample + c * s.h * s.w;
-      for (Index r = 0; r < s.h && r + s.ph < R; ++r) {
-        T* dst = padded + (r + s.ph) * row + s.pw * cin + c;
-        for (Index q = 0; q < s.w && q + s.pw < C; ++q) dst[q * cin] = src[r * s.w + q];
+    const Index hw = s.h * s.w;
+    for (Index r = 0; r < s.h && r + s.ph < R; ++r)  // channels innermost: contiguous writes, one read stream per plane
+      for (Index q = 0; q < s.w && q + s.pw < C; ++q) {
+        const T* src = x + n * s.in_sample + r * s.w + q;
+        T* dst = padded + (r + s.ph) * row + (q + s.pw) * cin;
+        for (Index c = 0; c < cin; ++c) dst[c] = src[c * hw];
       }
-    }
     for (Index a = 0; a < s.th(); ++a) {
       const T* p = padded + 2 * a * row;
       winograd_bt(row, p, p + row, p + 2 * row, p + 3 * row, comb, comb + row, comb + 2 * row, comb + 3 * row);
@@ -185,11 +185,12 @@ void winograd_grad_tiles(const WinoShape& s, Index m, const T* gy, T* d, T* padd
   T* z = padded + 2 * s.th() * row;  // A over a tile's rows: [4][2][cout]
   for (Index n = 0; n < m; ++n) {
     std::fill(padded, padded + 2 * s.th() * row, T(0));
-    for (Index o = 0; o < cout; ++o)
-      for (Index r = 0; r < s.oh; ++r) {
-        const T* src = gy + n * s.out_sample + (o * s.oh + r) * s.ow;
-        T* dst = padded + r * row + o;
-        for (Index q = 0; q < s.ow; ++q) dst[q * cout] = src[q];
+    const Index p = s.oh * s.ow;
+    for (Index r = 0; r < s.oh; ++r)
+      for (Index q = 0; q < s.ow; ++q) {
+        const T* src = gy + n * s.out_sample + r * s.ow + q;
+        T* dst = padded + r * row + q * cout;
+        for (Index o = 0; o < cout; ++o) dst[o] = src[o * p];
       }
     for (Index a = 0; a < s.th(); ++a)
       for (Index b = 0; b < tw; ++b) {
