@@ -36,12 +36,43 @@ struct WinoShape {
   Index rows() const { return 2 * th() + 2; }  // the zero-padded plane the tiles read
   Index cols() const { return 2 * tw() + 2; }
   // Work space of a chunk of m samples: V [16][m·tiles][cin], one padded
-  // sample [rows][cols][cin] and its combined rows [4][cols][cin]; M
-  // [16][m·tiles][cout], one output sample [2·th][2·tw][cout] and 8 rows of
-  // cout.
-  Index v_size(Index m) const { return (16 * m * tiles() + (rows() + 4) * cols()) * cin; }
-  Index m_size(Index m) const { return (16 * m * tiles() + 4 * tiles() + 8) * cout; }
+  // sample [rows][cols][cin], its combined rows [4][cols][cin] and one
+  // transposed sample [h·w][cin]; M [16][m·tiles][cout], one output sample
+  // [2·th][2·tw][cout] and its transpose, and 8 rows of cout.
+  Index v_size(Index m) const { return (16 * m * tiles() + (rows() + 4) * cols() + h * w) * cin; }
+  Index m_size(Index m) const { return (16 * m * tiles() + 8 * tiles() + 8) * cout; }
 };
+
+// dst[j·dst_stride + i] = src[i·src_stride + j] for i < rows, j < cols:
+// blocks of one packet square through Eigen's register transpose, the
+// edges one by one (a scalar transpose was half of the transforms' time).
+// The packet type comes in deduced (`zero`): named as a template argument,
+// GCC warns that its vector attributes are dropped.
+template <class T, class P>
+void transpose_packets(const P& zero, const T* src, Index src_stride, Index rows, Index cols, T* dst,
+                       Index dst_stride) {
+  constexpr int n = int(sizeof(P) / sizeof(T));
+  Index i = 0;
+  for (; i + n <= rows; i += n) {
+    Index j = 0;
+    for (; j + n <= cols; j += n) {
+      Eigen::internal::PacketBlock<P, n> b;
+      for (int k = 0; k < n; ++k) b.packet[k] = Eigen::internal::ploadu<P>(src + (i + k) * src_stride + j);
+      Eigen::internal::ptranspose(b);
+      for (int k = 0; k < n; ++k) Eigen::internal::pstoreu(dst + (j + k) * dst_stride + i, b.packet[k]);
+    }
+    for (; j < cols; ++j)
+      for (Index k = i; k < i + n; ++k) dst[j * dst_stride + k] = src[k * src_stride + j];
+  }
+  for (; i < rows; ++i)
+    for (Index j = 0; j < cols; ++j) dst[j * dst_stride + i] = src[i * src_stride + j];
+  (void)zero;
+}
+template <class T>
+void transpose(const T* src, Index src_stride, Index rows, Index cols, T* dst, Index dst_stride) {
+  transpose_packets(Eigen::internal::pset1<typename Eigen::internal::packet_traits<T>::type>(T(0)), src, src_stride,
+                    rows, cols, dst, dst_stride);
+}
 
 // (d0 − d2, d1 + d2, d2 − d1, d1 − d3) on n lanes: Bᵀ = [1 0 −1 0; 0 1 1 0;
 // 0 −1 1 0; 0 1 0 −1] applied to four vectors.
@@ -101,16 +132,14 @@ template <class T>
 void winograd_input(const WinoShape& s, Index m, const T* x, T* v, T* padded) {
   const Index tw = s.tw(), R = s.rows(), C = s.cols(), cin = s.cin, T_ = m * s.tiles(), xi = T_ * cin;
   T* comb = padded + R * C * cin;  // [4][cols][cin]
+  T* flip = comb + 4 * C * cin;    // [h·w][cin]
   const Index row = C * cin;
   for (Index n = 0; n < m; ++n) {
     std::fill(padded, padded + R * row, T(0));
-    const Index hw = s.h * s.w;
-    for (Index r = 0; r < s.h && r + s.ph < R; ++r)  // channels innermost: contiguous writes, one read stream per plane
-      for (Index q = 0; q < s.w && q + s.pw < C; ++q) {
-        const T* src = x + n * s.in_sample + r * s.w + q;
-        T* dst = padded + (r + s.ph) * row + (q + s.pw) * cin;
-        for (Index c = 0; c < cin; ++c) dst[c] = src[c * hw];
-      }
+    transpose(x + n * s.in_sample, s.h * s.w, cin, s.h * s.w, flip, cin);
+    const Index len = std::min(s.w, C - s.pw) * cin;
+    for (Index r = 0; r < s.h && r + s.ph < R; ++r)
+      std::copy(flip + r * s.w * cin, flip + r * s.w * cin + len, padded + (r + s.ph) * row + s.pw * cin);
     for (Index a = 0; a < s.th(); ++a) {
       const T* p = padded + 2 * a * row;
       winograd_bt(row, p, p + row, p + 2 * row, p + 3 * row, comb, comb + row, comb + 2 * row, comb + 3 * row);
@@ -127,7 +156,8 @@ void winograd_input(const WinoShape& s, Index m, const T* x, T* v, T* padded) {
 }
 
 // y (= or +=) Aᵀ M A per tile, plus bias[o] when given; a tile row or column
-// past an odd edge is cut off. out: [2·th][2·tw][cout] and 8 rows of cout.
+// past an odd edge is cut off. out: [2·th][2·tw][cout], 8 rows of cout and
+// [cout][2·th·2·tw].
 template <class T>
 void winograd_output(const WinoShape& s, Index m, const T* mm, const T* bias, bool add, T* y, T* out) {
   const Index tw = s.tw(), cout = s.cout, T_ = m * s.tiles(), xi = T_ * cout, ow2 = 2 * tw;
@@ -144,16 +174,19 @@ void winograd_output(const WinoShape& s, Index m, const T* mm, const T* bias, bo
         winograd_at(cout, r, r + cout, r + 2 * cout, r + 3 * cout, y0, y0 + cout);
         winograd_at(cout, r + 4 * cout, r + 5 * cout, r + 6 * cout, r + 7 * cout, y1, y1 + cout);
       }
-    for (Index o = 0; o < cout; ++o) {  // back to planes
+    T* planes = r + 8 * cout;  // back to planes: [cout][2·th·2·tw]
+    const Index size = 4 * s.tiles();
+    transpose(out, cout, size, cout, planes, size);
+    for (Index o = 0; o < cout; ++o) {
       const T b = bias ? bias[o] : T(0);
       T* dst = y + n * s.out_sample + o * s.oh * s.ow;
       for (Index i = 0; i < s.oh; ++i) {
-        const T* from = out + i * ow2 * cout + o;
+        const T* from = planes + o * size + i * ow2;
         T* to = dst + i * s.ow;
         if (add)
-          for (Index q = 0; q < s.ow; ++q) to[q] += from[q * cout] + b;
+          for (Index q = 0; q < s.ow; ++q) to[q] += from[q] + b;
         else
-          for (Index q = 0; q < s.ow; ++q) to[q] = from[q * cout] + b;
+          for (Index q = 0; q < s.ow; ++q) to[q] = from[q] + b;
       }
     }
   }
@@ -183,15 +216,12 @@ template <class T>
 void winograd_grad_tiles(const WinoShape& s, Index m, const T* gy, T* d, T* padded) {
   const Index tw = s.tw(), cout = s.cout, xi = m * s.tiles() * cout, row = 2 * tw * cout;
   T* z = padded + 2 * s.th() * row;  // A over a tile's rows: [4][2][cout]
+  T* flip = z + 8 * cout;             // [oh·ow][cout]
   for (Index n = 0; n < m; ++n) {
     std::fill(padded, padded + 2 * s.th() * row, T(0));
-    const Index p = s.oh * s.ow;
+    transpose(gy + n * s.out_sample, s.oh * s.ow, cout, s.oh * s.ow, flip, cout);
     for (Index r = 0; r < s.oh; ++r)
-      for (Index q = 0; q < s.ow; ++q) {
-        const T* src = gy + n * s.out_sample + r * s.ow + q;
-        T* dst = padded + r * row + q * cout;
-        for (Index o = 0; o < cout; ++o) dst[o] = src[o * p];
-      }
+      std::copy(flip + r * s.ow * cout, flip + (r + 1) * s.ow * cout, padded + r * row);
     for (Index a = 0; a < s.th(); ++a)
       for (Index b = 0; b < tw; ++b) {
         const T* y0 = padded + 2 * a * row + 2 * b * cout;
