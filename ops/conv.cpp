@@ -130,18 +130,26 @@ std::shared_ptr<Buffer<T>> saved_buffer(Index size) {
   return fresh;
 }
 
-// Winograd F(2x2, 3x3) (ops/conv_winograd.hpp) for the forward and dX of 3x3
-// kernels at stride 1, dilation 1 and padding <= 2 (dX is then a 3x3
+// Winograd F(2x2, 3x3) (ops/conv_winograd.hpp) for all three kernels of 3x3
+// convolutions at stride 1, dilation 1 and padding <= 2 (dX is then a 3x3
 // convolution of G with padding 2 − p), where both channel counts of a group
-// are at least kWinogradMinChannels: with fewer, its 16 products have too
-// short a shared dimension and im2col measured faster (bench conv2d_*,
-// docs/performance.md). Samples go in chunks of about kWinogradTiles tiles.
-inline constexpr Index kWinogradMinChannels = 8;
+// are at least kWinogradMinChannels and one sample's transformed tiles
+// (16·tiles·(cin + cout) values) stay under kWinogradMaxSample. Measured
+// against im2col, forward + backward on one thread (docs/performance.md):
+// faster for 16 -> 32 channels on 14x14, 32 -> 32 on 28x28, 64 -> 64 on
+// 56x56, 128 -> 128 on 28x28 and 256 -> 256 on 7x7; slower for 8 -> 8 on
+// 16x16 and with one input channel (the 16 products' shared dimension is
+// then too short), and for 64 -> 64 on 112x112 (6.4M values a sample: the
+// tiles leave the cache). Samples go in chunks of about kWinogradTiles
+// tiles (512 measured slower on 16 -> 32 at 14x14, 64 to 256 alike).
+inline constexpr Index kWinogradMinChannels = 16;
+inline constexpr Index kWinogradMaxSample = Index(1) << 21;
 inline constexpr Index kWinogradTiles = 256;
 
 bool winograd_fits(const Geom& q) {
+  const Index sample = 16 * ((q.oh + 1) / 2) * ((q.ow + 1) / 2) * (q.cg + q.og);
   return q.kh == 3 && q.kw == 3 && q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.ph <= 2 && q.pw <= 2 &&
-         q.cg >= kWinogradMinChannels && q.og >= kWinogradMinChannels;
+         q.cg >= kWinogradMinChannels && q.og >= kWinogradMinChannels && sample <= kWinogradMaxSample;
 }
 WinoShape forward_shape(const Geom& q) {
   return {q.cg, q.h, q.w, q.og, q.oh, q.ow, q.ph, q.pw, q.c * q.h * q.w, q.o * q.p};
