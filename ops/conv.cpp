@@ -200,7 +200,9 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w, const T* bias, T*
   }
   if (winograd_fits(q)) {
     const WinoShape s = forward_shape(q);
-    auto kernel = [&](Index g, Index o, Index c, int i, int j) { return w[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j]; };
+    auto kernel = [&](Index g, Index o, Index c, int i, int j) {
+      return w[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j];
+    };
     winograd_all(q, s, x, q.cg * q.h * q.w, y, q.og * q.p, kernel, bias, false);
     return;
   }
