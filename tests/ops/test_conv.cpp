@@ -289,11 +289,15 @@ TEST_CASE("conv2d: 3x3 stride 1 with 16+ channels (Winograd) equals the definiti
   // at the edge), padding 0, 1 and 2, batch 1, channels not multiples of 8,
   // non-square images, groups, one output row, chunks of several samples.
   struct W {
-    Index n, c, h, w, o, p, groups;
+    Index n, c, h, w, o;
+    Size2 p;
+    Index groups;
   };
-  const std::vector<W> cases = {{1, 17, 7, 5, 19, 1, 1},  {2, 21, 5, 6, 16, 0, 1},  {1, 18, 4, 7, 17, 2, 1},
-                                {3, 34, 6, 5, 36, 1, 2},  {1, 16, 3, 9, 16, 0, 1},  {40, 16, 3, 3, 17, 1, 1},
-                                {2, 20, 14, 14, 33, 1, 1}};
+  // {12, .., 10x10}: 25 tiles a sample, chunks of 10, 2; {70, .., 3x3}: chunks of 64, 6.
+  const std::vector<W> cases = {{1, 17, 7, 5, 19, 1, 1},       {2, 21, 5, 6, 16, 0, 1},  {1, 18, 4, 7, 17, 2, 1},
+                                {3, 34, 6, 5, 36, 1, 2},       {1, 16, 3, 9, 16, 0, 1},  {70, 16, 3, 3, 17, 1, 1},
+                                {2, 20, 14, 14, 33, 1, 1},     {12, 16, 10, 10, 16, 1, 1},
+                                {2, 17, 6, 7, 18, {2, 0}, 1},  {1, 16, 5, 8, 16, {0, 1}, 1}};
   Generator gen(31);
   for (const auto& k : cases) {
     CAPTURE(k.n);
@@ -301,7 +305,8 @@ TEST_CASE("conv2d: 3x3 stride 1 with 16+ channels (Winograd) equals the definiti
     CAPTURE(k.h);
     CAPTURE(k.w);
     CAPTURE(k.o);
-    CAPTURE(k.p);
+    CAPTURE(k.p.h);
+    CAPTURE(k.p.w);
     CAPTURE(k.groups);
     auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, 3, 3}, gen);
     auto b = Tensor64::randn({k.o}, gen);
