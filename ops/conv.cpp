@@ -146,8 +146,19 @@ inline constexpr Index kWinogradMinChannels = 16;
 inline constexpr Index kWinogradMaxSample = Index(1) << 21;
 inline constexpr Index kWinogradTiles = 256;
 
+// One sample's transformed tiles, V and M together: 16·tiles·(cin + cout) values.
+Index winograd_sample(const Geom& q) { return 16 * ((q.oh + 1) / 2) * ((q.ow + 1) / 2) * (q.cg + q.og); }
+
+// Samples per chunk: about kWinogradTiles tiles, and no more values than one
+// sample may have (many channels on tiny images would otherwise take
+// hundreds of samples a chunk).
+Index winograd_chunk_size(const Geom& q) {
+  const Index tiles = ((q.oh + 1) / 2) * ((q.ow + 1) / 2);
+  return std::clamp<Index>(std::min(kWinogradTiles / tiles, kWinogradMaxSample / winograd_sample(q)), 1, q.n);
+}
+
 bool winograd_fits(const Geom& q) {
-  const Index sample = 16 * ((q.oh + 1) / 2) * ((q.ow + 1) / 2) * (q.cg + q.og);
+  const Index sample = winograd_sample(q);
   return q.kh == 3 && q.kw == 3 && q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.ph <= 2 && q.pw <= 2 &&
          q.cg >= kWinogradMinChannels && q.og >= kWinogradMinChannels && sample <= kWinogradMaxSample;
 }
@@ -160,7 +171,7 @@ WinoShape forward_shape(const Geom& q) {
 template <class T, class K>
 void winograd_all(const Geom& q, const WinoShape& s, const T* in, Index in_group, T* out, Index out_group,
                   K kernel, const T* bias, bool add) {
-  const Index chunk = std::clamp<Index>(kWinogradTiles / s.tiles(), 1, q.n);
+  const Index chunk = winograd_chunk_size(q);
   Buffer<T> u(16 * s.cout * s.cin);
   Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
   for (Index g = 0; g < q.groups; ++g) {
@@ -292,7 +303,7 @@ struct WeightGrad {
     }
     if (winograd_fits(q)) {
       const WinoShape s = forward_shape(q);
-      const Index chunk = std::clamp<Index>(kWinogradTiles / s.tiles(), 1, q.n);
+      const Index chunk = winograd_chunk_size(q);
       Buffer<T> du(16 * s.cin * s.cout);
       Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
       for (Index g = 0; g < q.groups; ++g) {
