@@ -3,6 +3,7 @@
 #include <ember/ember.hpp>
 
 #include <cmath>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -395,4 +396,25 @@ TEST_CASE("conv2d: Winograd gradients repeat bit for bit, and equal those record
   const auto first = grads(false);
   CHECK(grads(false) == first);
   CHECK(grads(true) == first);
+}
+
+TEST_CASE("conv2d: on the Winograd path an infinite or NaN input spoils only the outputs that read it") {
+  // The transforms mix the inputs of a 4x4 tile, so an output may be NaN
+  // where the direct sum is ±inf; but every output that does not read the
+  // bad input must stay finite, as in the direct loop.
+  Generator gen(35);
+  auto x = Tensor64::randn({2, 16, 7, 6}, gen), w = Tensor64::randn({16, 16, 3, 3}, gen);
+  auto xv = x.to_vector();
+  xv[3 * 42 + 2 * 6 + 3] = std::numeric_limits<double>::infinity();  // sample 0, channel 3, (2, 3)
+  xv[(16 + 5) * 42 + 6 * 6 + 0] = std::numeric_limits<double>::quiet_NaN();  // sample 1, channel 5, (6, 0)
+  x = Tensor64::from_data(xv, x.shape());
+  const auto expected = naive_conv2d(x, w, Tensor64{}, 1, 1, 1, 1);
+  const auto got = conv2d(x, w, Tensor64{}, 1, 1).to_vector();
+  REQUIRE(got.size() == expected.size());
+  Index bad = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(std::isfinite(got[i]) == std::isfinite(expected[i]));
+    bad += !std::isfinite(expected[i]);
+  }
+  CHECK(bad == 16 * (9 + 4));  // 3x3 outputs read (2, 3); 2x2 read the corner-adjacent (6, 0)
 }
