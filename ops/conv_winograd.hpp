@@ -1,10 +1,11 @@
 // Winograd F(2x2, 3x3) for 3x3 kernels at stride 1 and dilation 1 (Lavin and
 // Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): internal
-// to ops/conv.cpp (the forward and the input gradient). Each 2x2 block of
-// outputs of one 4x4 input tile d is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A: 16
-// multiplications per tile and channel pair instead of 36. Summed over the
-// input channels, the 16 entries of ⊙ become 16 independent products
-//   M_ξ[cout, tiles] = U_ξ[cout, cin] · V_ξ[cin, tiles]    (ξ = the 16 tile entries)
+// to ops/conv.cpp (the forward, the input gradient as a convolution of G,
+// and the weight gradient). Each 2x2 block of outputs of one 4x4 input tile
+// d is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A: 16 multiplications per tile and channel
+// pair instead of 36. Summed over the input channels, the 16 entries of ⊙
+// become 16 independent products
+//   M_ξ[tiles, cout] = V_ξ[tiles, cin] · U_ξ[cin, cout]    (ξ = the 16 tile entries)
 // that run through engine/gemm.hpp; the transforms are additions only.
 //
 // Rounding differs from im2col's (the transforms add and subtract inputs
