@@ -8,6 +8,7 @@
 #include "../engine/gemm.hpp"
 #include "../engine/record.hpp"
 #include "conv_cols.hpp"
+#include "conv_winograd.hpp"
 #include "derivative.hpp"
 
 namespace ember {
@@ -129,19 +130,91 @@ std::shared_ptr<Buffer<T>> saved_buffer(Index size) {
   return fresh;
 }
 
-// y[n, g] = W_g · cols(x[n, g])   (W_g:[og, k], cols:[k, p] -> [og, p])
+// Winograd F(2x2, 3x3) (ops/conv_winograd.hpp) for all three kernels of 3x3
+// convolutions at stride 1, dilation 1 and padding <= 2 (dX is then a 3x3
+// convolution of G with padding 2 − p), where both channel counts of a group
+// are at least kWinogradMinChannels and one sample's transformed tiles
+// (16·tiles·(cin + cout) values) stay under kWinogradMaxSample. Measured
+// against im2col, forward + backward on one thread (docs/performance.md):
+// faster for 16 -> 32 channels on 14x14, 32 -> 32 on 28x28, 64 -> 64 on
+// 56x56, 128 -> 128 on 28x28 and 256 -> 256 on 7x7; slower for 8 -> 8 on
+// 16x16 and with one input channel (the 16 products' shared dimension is
+// then too short), and for 64 -> 64 on 112x112 (6.4M values a sample: the
+// tiles leave the cache). Samples go in chunks of about kWinogradTiles
+// tiles (512 measured slower on 16 -> 32 at 14x14, 64 to 256 alike).
+inline constexpr Index kWinogradMinChannels = 16;
+inline constexpr Index kWinogradMaxSample = Index(1) << 21;
+inline constexpr Index kWinogradTiles = 256;
+
+// One sample's transformed tiles, V and M together: 16·tiles·(cin + cout) values.
+Index winograd_sample(const Geom& q) { return 16 * ((q.oh + 1) / 2) * ((q.ow + 1) / 2) * (q.cg + q.og); }
+
+// Samples per chunk: about kWinogradTiles tiles, and no more values than one
+// sample may have (many channels on tiny images would otherwise take
+// hundreds of samples a chunk).
+Index winograd_chunk_size(const Geom& q) {
+  const Index tiles = ((q.oh + 1) / 2) * ((q.ow + 1) / 2);
+  return std::clamp<Index>(std::min(kWinogradTiles / tiles, kWinogradMaxSample / winograd_sample(q)), 1, q.n);
+}
+
+bool winograd_fits(const Geom& q) {
+  const Index sample = winograd_sample(q);
+  return q.kh == 3 && q.kw == 3 && q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.ph <= 2 && q.pw <= 2 &&
+         q.cg >= kWinogradMinChannels && q.og >= kWinogradMinChannels && sample <= kWinogradMaxSample;
+}
+WinoShape forward_shape(const Geom& q) {
+  return {q.cg, q.h, q.w, q.og, q.oh, q.ow, q.ph, q.pw, q.c * q.h * q.w, q.o * q.p};
+}
+
+// in:[cin planes] -> out:[cout planes] for every sample and group;
+// kernel(g, o, c, i, j) reads group g's 3x3 kernel taking input c to output o.
+template <class T, class K>
+void winograd_all(const Geom& q, const WinoShape& s, const T* in, Index in_group, T* out, Index out_group,
+                  K kernel, const T* bias, bool add) {
+  const Index chunk = winograd_chunk_size(q);
+  Buffer<T> u(16 * s.cout * s.cin);
+  Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
+  for (Index g = 0; g < q.groups; ++g) {
+    winograd_weights(s.cout, s.cin, [&](Index o, Index c, int i, int j) { return kernel(g, o, c, i, j); }, u.data());
+    for (Index n0 = 0; n0 < q.n; n0 += chunk)
+      winograd_chunk(s, std::min(chunk, q.n - n0), in + n0 * s.in_sample + g * in_group, u.data(),
+                     bias ? bias + g * s.cout : nullptr, add, out + n0 * s.out_sample + g * out_group, work.cols(),
+                     work.rows());
+  }
+}
+
+// y[n, o] += b[o] over samples [n0, n0 + m) and group g's outputs, while they are in cache.
 template <class T>
-void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullptr) {
+void add_bias(const Geom& q, T* y, const T* bias, Index n0, Index m, Index g) {
+  if (!bias) return;
+  for (Index n = n0; n < n0 + m; ++n)
+    for (Index o = 0; o < q.og; ++o) ArrayMap<T>(y + q.y_offset(n, g) + o * q.p, q.p) += bias[g * q.og + o];
+}
+
+// y[n, g] = W_g · cols(x[n, g]) + b_g   (W_g:[og, k], cols:[k, p] -> [og, p])
+template <class T>
+void conv_forward(const Geom& q, T* y, const T* x, const T* w, const T* bias, T* saved = nullptr) {
   if (q.k == 0) {
     std::fill(y, y + q.ys.numel(), T(0));
+    for (Index g = 0; g < q.groups; ++g) add_bias(q, y, bias, 0, q.n, g);
     return;
   }
   if (q.og == 0 || q.n == 0) return;
   if (q.pointwise) {  // the input planes are the matrix: per sample, no copies
     for (Index n = 0; n < q.n; ++n)
-      for (Index g = 0; g < q.groups; ++g)
+      for (Index g = 0; g < q.groups; ++g) {
         gemm(MatrixMap<T>(y + q.y_offset(n, g), q.og, q.p), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
              ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p), Gemm::assign);
+        add_bias(q, y, bias, n, 1, g);
+      }
+    return;
+  }
+  if (winograd_fits(q)) {
+    const WinoShape s = forward_shape(q);
+    auto kernel = [&](Index g, Index o, Index c, int i, int j) {
+      return w[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j];
+    };
+    winograd_all(q, s, x, q.cg * q.h * q.w, y, q.og * q.p, kernel, bias, false);
     return;
   }
   const Index chunk = chunk_of(q);
@@ -156,6 +229,7 @@ void conv_forward(const Geom& q, T* y, const T* x, const T* w, T* saved = nullpt
       gemm(MatrixMap<T>(dst, q.og, ld), ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k),
            ConstMatrixMap<T>(c, q.k, ld), Gemm::assign);
       if (m > 1) scatter_rows(q, out, n0, m, g, y);
+      add_bias(q, y, bias, n0, m, g);
     }
   }
 }
@@ -184,6 +258,14 @@ struct InputGrad {
           gemm(MatrixMap<T>(dx + q.x_offset(n, g), q.k, q.p),
                ConstMatrixMap<T>(w + g * q.og * q.k, q.og, q.k).transpose(),
                ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p), Gemm::add);
+      return;
+    }
+    if (winograd_fits(q)) {  // dx = G ⋆ W rotated by 180° with in and out swapped, padding 2 − p
+      const WinoShape s{q.og, q.oh, q.ow, q.cg, q.h, q.w, 2 - q.ph, 2 - q.pw, q.o * q.p, q.c * q.h * q.w};
+      auto kernel = [&](Index g, Index c, Index o, int i, int j) {
+        return w[((g * q.og + o) * q.cg + c) * 9 + (2 - i) * 3 + (2 - j)];
+      };
+      winograd_all(q, s, grad, q.og * q.p, dx, q.cg * q.h * q.w, kernel, static_cast<const T*>(nullptr), true);
       return;
     }
     const Index chunk = chunk_of(q);
@@ -217,6 +299,22 @@ struct WeightGrad {
         for (Index g = 0; g < q.groups; ++g)
           gemm(MatrixMap<T>(dw + g * q.og * q.k, q.og, q.k), ConstMatrixMap<T>(grad + q.y_offset(n, g), q.og, q.p),
                ConstMatrixMap<T>(x + q.x_offset(n, g), q.k, q.p).transpose(), Gemm::add);
+      return;
+    }
+    if (winograd_fits(q)) {
+      const WinoShape s = forward_shape(q);
+      const Index chunk = winograd_chunk_size(q);
+      Buffer<T> du(16 * s.cin * s.cout);
+      Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
+      for (Index g = 0; g < q.groups; ++g) {
+        std::fill(du.data(), du.data() + du.size(), T(0));
+        for (Index n0 = 0; n0 < q.n; n0 += chunk)
+          winograd_weight_chunk(s, std::min(chunk, q.n - n0), x + q.x_offset(n0, g), grad + q.y_offset(n0, g),
+                                du.data(), work.cols(), work.rows());
+        winograd_weights_back(s.cout, s.cin, du.data(), [&](Index o, Index c, int i, int j) -> T& {
+          return dw[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j];
+        });
+      }
       return;
     }
     const Index chunk = saved ? chunk_of(q) : chunk_of(q, true);
@@ -265,14 +363,11 @@ TensorT<T> conv_node(const Geom& q, const TensorT<T>& x, const TensorT<T>& w, co
   // them (x's values are version-checked before dW reads them).
   std::shared_ptr<Buffer<T>> saved;
   const Index saved_size = q.k * q.p * q.n * q.groups;
-  if (!q.pointwise && grad_enabled() && w.requires_grad() && saved_size > 0 && saved_size <= kSaveCols && chunk_of(q) > 1)
+  if (!q.pointwise && !winograd_fits(q) && grad_enabled() && w.requires_grad() && saved_size > 0 &&
+      saved_size <= kSaveCols && chunk_of(q) > 1)
     saved = saved_buffer<T>(saved_size);
-  conv_forward(q, out.data(), x.data(), w.data(), saved ? saved->data() : nullptr);
-  if (bias.defined()) {
-    const T* b = bias.data();
-    for (Index n = 0; n < q.n; ++n)
-      for (Index o = 0; o < q.o; ++o) ArrayMap<T>(out.data() + (n * q.o + o) * q.p, q.p) += b[o];
-  }
+  conv_forward(q, out.data(), x.data(), w.data(), bias.defined() ? bias.data() : nullptr,
+               saved ? saved->data() : nullptr);
   auto backward = [q, cols = SavedCols<T>(std::move(saved))](auto& b) {
     if (b.needs(0)) d::kernel(b, 0, "conv_input_grad", InputGrad<T>{q}, InputGrad<T>{q}, b.grad(), b.input(1));
     if (b.needs(1))

@@ -3,6 +3,9 @@
 // samples (one sample per product for wide images; ops/conv.cpp); the
 // backward writes dX (col2im of Wᵀ·G), dW (G·colsᵀ) and db (Σ G) straight
 // into the gradient buffers through the same GEMM helper (engine/gemm.hpp).
+// 3x3 kernels at stride 1 with at least 16 channels in and out per group
+// take Winograd F(2x2, 3x3) instead for the forward, dX and dW
+// (ops/conv_winograd.hpp): 16 products per 2x2 output tile instead of 36.
 //
 // Higher order: the three gradients are ops of their own (conv_input_grad,
 // a transposed convolution; conv_weight_grad; conv_bias_grad) whose

@@ -2,6 +2,9 @@
 // against PyTorch, gradients by gradcheck and gradgradcheck, shape errors.
 #include <ember/ember.hpp>
 
+#include <cmath>
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include "../test_helpers.hpp"
@@ -247,4 +250,171 @@ TEST_CASE("conv2d: saved columns are reused only once no graph holds them") {
     CHECK(grad_of(x2) == alone2);
     CHECK(grad_of(x1) == alone1);
   }
+}
+
+namespace {
+
+// dL/dx and dL/dw of L = Σ r·conv(x, w) from the definition (stride 1, dilation 1, one group):
+//   dx[n, c, ih, iw] = Σ_{o, a, e} r[n, o, ih + p − a, iw + p − e] · w[o, c, a, e]
+//   dw[o, c, a, e]   = Σ_{n, i, j} r[n, o, i, j] · x[n, c, i − p + a, j − p + e]
+std::pair<std::vector<double>, std::vector<double>> naive_conv2d_grads(const Tensor64& x, const Tensor64& w,
+                                                                        const Tensor64& r, Size2 p) {
+  const Shape xs = x.shape(), ws = w.shape(), rs = r.shape();
+  const Index N = xs[0], C = xs[1], H = xs[2], W = xs[3], O = ws[0], kh = ws[2], kw = ws[3], OH = rs[2], OW = rs[3];
+  const auto xv = x.to_vector(), wv = w.to_vector(), rv = r.to_vector();
+  std::vector<double> dx(xv.size(), 0.0), dw(wv.size(), 0.0);
+  for (Index n = 0; n < N; ++n)
+    for (Index o = 0; o < O; ++o)
+      for (Index i = 0; i < OH; ++i)
+        for (Index j = 0; j < OW; ++j)
+          for (Index c = 0; c < C; ++c)
+            for (Index a = 0; a < kh; ++a)
+              for (Index e = 0; e < kw; ++e) {
+                const Index ih = i - p.h + a, iw = j - p.w + e;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const double g = rv[((n * O + o) * OH + i) * OW + j];
+                dx[((n * C + c) * H + ih) * W + iw] += g * wv[((o * C + c) * kh + a) * kw + e];
+                dw[((o * C + c) * kh + a) * kw + e] += g * xv[((n * C + c) * H + ih) * W + iw];
+              }
+  return {dx, dw};
+}
+
+bool near(double got, double expected, double tol) {
+  return std::abs(got - expected) <= tol * (1 + std::abs(expected));
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: 3x3 stride 1 with 16+ channels (Winograd) equals the definition, forward and backward") {
+  // ops/conv.cpp takes Winograd F(2x2, 3x3) here: odd sizes (tiles cut off
+  // at the edge), padding 0, 1 and 2, batch 1, channels not multiples of 8,
+  // non-square images, groups, one output row, chunks of several samples.
+  struct W {
+    Index n, c, h, w, o;
+    Size2 p;
+    Index groups;
+  };
+  // {12, .., 10x10}: 25 tiles a sample, chunks of 10, 2; {70, .., 3x3}: chunks of 64, 6.
+  const std::vector<W> cases = {{1, 17, 7, 5, 19, 1, 1},       {2, 21, 5, 6, 16, 0, 1},  {1, 18, 4, 7, 17, 2, 1},
+                                {3, 34, 6, 5, 36, 1, 2},       {1, 16, 3, 9, 16, 0, 1},  {70, 16, 3, 3, 17, 1, 1},
+                                {2, 20, 14, 14, 33, 1, 1},     {12, 16, 10, 10, 16, 1, 1},
+                                {2, 17, 6, 7, 18, {2, 0}, 1},  {1, 16, 5, 8, 16, {0, 1}, 1}};
+  Generator gen(31);
+  for (const auto& k : cases) {
+    CAPTURE(k.n);
+    CAPTURE(k.c);
+    CAPTURE(k.h);
+    CAPTURE(k.w);
+    CAPTURE(k.o);
+    CAPTURE(k.p.h);
+    CAPTURE(k.p.w);
+    CAPTURE(k.groups);
+    auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, 3, 3}, gen);
+    auto b = Tensor64::randn({k.o}, gen);
+    const auto expected = naive_conv2d(x, w, b, 1, k.p, 1, k.groups);
+    auto xa = x.detach().requires_grad_(true), wa = w.detach().requires_grad_(true);
+    auto y = conv2d(xa, wa, b, 1, k.p, 1, k.groups);
+    const auto got = y.to_vector();
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(near(got[i], expected[i], 1e-12));
+    auto r = Tensor64::randn(y.shape(), gen);
+    sum(y * r).backward();
+    if (k.groups == 1) {
+      const auto [dx, dw] = naive_conv2d_grads(x, w, r, k.p);
+      const auto gx = xa.grad().to_vector(), gw = wa.grad().to_vector();
+      for (std::size_t i = 0; i < dx.size(); ++i) CHECK(near(gx[i], dx[i], 1e-12));
+      for (std::size_t i = 0; i < dw.size(); ++i) CHECK(near(gw[i], dw[i], 1e-12));
+    } else {  // each group alone is a one-group convolution
+      const Index cg = k.c / k.groups, og = k.o / k.groups;
+      for (Index g = 0; g < k.groups; ++g) {
+        const auto [dx, dw] = naive_conv2d_grads(slice(x, 1, g * cg, (g + 1) * cg), slice(w, 0, g * og, (g + 1) * og),
+                                                 slice(r, 1, g * og, (g + 1) * og), k.p);
+        const auto gx = slice(xa.grad(), 1, g * cg, (g + 1) * cg).to_vector();
+        const auto gw = slice(wa.grad(), 0, g * og, (g + 1) * og).to_vector();
+        for (std::size_t i = 0; i < dx.size(); ++i) CHECK(near(gx[i], dx[i], 1e-12));
+        for (std::size_t i = 0; i < dw.size(); ++i) CHECK(near(gw[i], dw[i], 1e-12));
+      }
+    }
+  }
+}
+
+TEST_CASE("conv2d: Winograd in float stays near the double result") {
+  // The transforms add and subtract before multiplying; in float the error
+  // must stay a few ulps of the products' size, as im2col's does.
+  Generator gen(32);
+  auto x = Tensor64::randn({2, 16, 14, 14}, gen), w = Tensor64::randn({32, 16, 3, 3}, gen) * 0.1;
+  auto r = Tensor64::randn({2, 32, 14, 14}, gen);
+  auto to_float = [](const Tensor64& t) {
+    const auto v = t.to_vector();
+    return Tensor::from_data(std::vector<float>(v.begin(), v.end()), t.shape());
+  };
+  auto xd = x.detach().requires_grad_(true), wd = w.detach().requires_grad_(true);
+  auto xf = to_float(x).requires_grad_(true), wf = to_float(w).requires_grad_(true);
+  auto yd = conv2d(xd, wd, Tensor64{}, 1, 1);
+  auto yf = conv2d(xf, wf, Tensor{}, 1, 1);
+  sum(yd * r).backward();
+  sum(yf * to_float(r)).backward();
+  auto max_error = [](const auto& f, const Tensor64& d) {
+    const auto fv = f.to_vector(), dv = d.to_vector();
+    double err = 0, scale = 0;
+    for (std::size_t i = 0; i < dv.size(); ++i) {
+      err = std::max(err, std::abs(double(fv[i]) - dv[i]));
+      scale = std::max(scale, std::abs(dv[i]));
+    }
+    return err / scale;
+  };
+  CHECK(max_error(yf, yd) < 1e-5);
+  CHECK(max_error(xf.grad(), xd.grad()) < 1e-5);
+  CHECK(max_error(wf.grad(), wd.grad()) < 1e-5);
+}
+
+TEST_CASE("conv2d: gradcheck and gradgradcheck on the Winograd path") {
+  Generator gen(33);
+  struct W {
+    Index n, c, h, w, o, p, groups;
+  };
+  for (const W k : {W{1, 17, 5, 4, 16, 1, 1}, W{2, 16, 3, 5, 17, 0, 1}, W{1, 32, 3, 3, 34, 2, 2}}) {
+    auto x = Tensor64::randn({k.n, k.c, k.h, k.w}, gen), w = Tensor64::randn({k.o, k.c / k.groups, 3, 3}, gen);
+    auto b = Tensor64::randn({k.o}, gen);
+    const Index p = k.p, g = k.groups;
+    CHECK_GRAD_AND_GRADGRAD([=](const auto& in) { return conv2d(in[0], in[1], in[2], 1, p, 1, g); }, {x, w, b});
+  }
+}
+
+TEST_CASE("conv2d: Winograd gradients repeat bit for bit, and equal those recorded under create_graph") {
+  // The recorded path (create_graph) runs the same kernels as the plain
+  // backward for dX and dW, so their first-order results share every bit.
+  Generator gen(34);
+  auto x = Tensor::randn({3, 16, 6, 7}, gen).requires_grad_(true);
+  auto w = Tensor::randn({17, 16, 3, 3}, gen).requires_grad_(true);
+  auto b = Tensor::randn({17}, gen).requires_grad_(true);
+  auto r = Tensor::randn({3, 17, 6, 7}, gen);
+  auto grads = [&](bool create_graph) {
+    auto g = ember::grad(sum(conv2d(x, w, b, 1, 1) * r), {x, w}, {.create_graph = create_graph});
+    return std::vector<std::vector<float>>{g[0].to_vector(), g[1].to_vector()};
+  };
+  const auto first = grads(false);
+  CHECK(grads(false) == first);
+  CHECK(grads(true) == first);
+}
+
+TEST_CASE("conv2d: on the Winograd path an infinite or NaN input spoils only the outputs that read it") {
+  // The transforms mix the inputs of a 4x4 tile, so an output may be NaN
+  // where the direct sum is ±inf; but every output that does not read the
+  // bad input must stay finite, as in the direct loop.
+  Generator gen(35);
+  auto x = Tensor64::randn({2, 16, 7, 6}, gen), w = Tensor64::randn({16, 16, 3, 3}, gen);
+  auto xv = x.to_vector();
+  xv[3 * 42 + 2 * 6 + 3] = std::numeric_limits<double>::infinity();  // sample 0, channel 3, (2, 3)
+  xv[(16 + 5) * 42 + 6 * 6 + 0] = std::numeric_limits<double>::quiet_NaN();  // sample 1, channel 5, (6, 0)
+  x = Tensor64::from_data(xv, x.shape());
+  const auto expected = naive_conv2d(x, w, Tensor64{}, 1, 1, 1, 1);
+  const auto got = conv2d(x, w, Tensor64{}, 1, 1).to_vector();
+  REQUIRE(got.size() == expected.size());
+  Index bad = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(std::isfinite(got[i]) == std::isfinite(expected[i]));
+    bad += !std::isfinite(expected[i]);
+  }
+  CHECK(bad == 16 * (9 + 4));  // 3x3 outputs read (2, 3); 2x2 read the corner-adjacent (6, 0)
 }
