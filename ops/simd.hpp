@@ -19,6 +19,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace ember::simd {
 
@@ -142,6 +143,26 @@ EIGEN_STRONG_INLINE P log_ieee_p(const P& x) {
   return r;
 }
 
+// |x|^p by Eigen's packet pow. That one rounds through pround, which Eigen
+// 3.4 has on x86 only from SSE4.1 on: a build for the x86-64 baseline (SSE2,
+// the portable preset) takes C's pow lane by lane instead.
+#if defined(EIGEN_VECTORIZE_SSE) && !defined(EIGEN_VECTORIZE_SSE4_1)
+inline constexpr bool kPacketPow = false;
+#else
+inline constexpr bool kPacketPow = true;
+#endif
+template <class P>
+EIGEN_STRONG_INLINE P pow_abs(const P& x, Lane<P> p) {
+  if constexpr (kPacketPow || std::is_same_v<P, Lane<P>>) {
+    return ei::generic_pow(ei::pabs(x), ei::pset1<P>(p));
+  } else {
+    std::array<Lane<P>, ei::unpacket_traits<P>::size> lanes;
+    ei::pstoreu(lanes.data(), ei::pabs(x));
+    for (auto& v : lanes) v = std::pow(v, p);
+    return ei::ploadu<P>(lanes.data());
+  }
+}
+
 // x^p for a fixed exponent p, with C's pow results at the special inputs
 // (C99 Annex F). Eigen 3.4's packet pow drops the sign of a negative base
 // (it gives +inf for (-inf)^3, +0 for (-0)^3): here it runs on |x|, and the
@@ -159,7 +180,7 @@ EIGEN_STRONG_INLINE P pow_p(const P& x, Lane<P> p) {
     const int n = static_cast<int>(p);
     return n == 1 ? x : n == 2 ? x2 : n == 3 ? ei::pmul(x2, x) : ei::pmul(x2, x2);
   }
-  const P r = ei::generic_pow(ei::pabs(x), ei::pset1<P>(p));
+  const P r = pow_abs(x, p);
   if (p == std::trunc(p)) {
     if (std::fmod(p, Lane<P>(2)) == 0) return r;
     return ei::pxor(r, ei::pand(x, constant<P>(-0.0)));  // odd: the sign of x
