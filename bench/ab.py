@@ -20,8 +20,8 @@ import sys
 
 
 def case(row):
-    """A row's case name: the workload, plus the activation, pass and size of an activation row."""
-    return " ".join([row["workload"]] + [str(row[k]) for k in ("activation", "pass", "size_label") if k in row])
+    """A row's case name: the workload, plus what tells its rows apart (activation or op, pass, size)."""
+    return " ".join([row["workload"]] + [str(row[k]) for k in ("activation", "op", "pass", "size_label") if k in row])
 
 
 def run(binary, flags):

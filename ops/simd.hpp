@@ -181,6 +181,7 @@ EIGEN_STRONG_INLINE P pow_p(const P& x, Lane<P> p) {
     return n == 1 ? x : n == 2 ? x2 : n == 3 ? ei::pmul(x2, x) : ei::pmul(x2, x2);
   }
   const P r = pow_abs(x, p);
+  if (std::isinf(p)) return r;  // |x|^±inf is C's result for every sign of x (not an odd power)
   if (p == std::trunc(p)) {
     if (std::fmod(p, Lane<P>(2)) == 0) return r;
     return ei::pxor(r, ei::pand(x, constant<P>(-0.0)));  // odd: the sign of x

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <sstream>
 #include <string>

@@ -349,7 +349,8 @@ void check_arithmetic_at_any_size() {
   check_any_size<T>("log", [](const X& x) { return log(x); }, [](T v) { return std::log(v); });
   check_any_size<T>("sqrt", [](const X& x) { return sqrt(x); }, [](T v) { return std::sqrt(v); });
   check_any_size<T>("abs", [](const X& x) { return abs(x); }, [](T v) { return std::abs(v); });
-  for (const T p : {T(0), T(1), T(2), T(3), T(-1), T(-2), T(-3), T(0.5), T(-0.5), T(1.5)}) {
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  for (const T p : {T(0), T(1), T(2), T(3), T(-1), T(-2), T(-3), T(0.5), T(-0.5), T(1.5), inf, -inf}) {
     check_any_size<T>("pow " + std::to_string(p), [p](const X& x) { return pow(x, p); },
                       [p](T v) { return std::pow(v, p); });
   }
