@@ -35,31 +35,29 @@ Index chunk_of(const Geom& q, bool weight_grad = false) {
   return std::clamp<Index>(std::min({by_columns, by_size, weight_grad ? by_columns : by_work}), 1, std::max<Index>(1, q.n));
 }
 
-// The two work matrices of a kernel call (im2col, and G or the output in
-// chunk layout): kept per thread and reused while they are small enough
-// (kScratchKeep values each), so that a training loop does not allocate
-// and page-fault megabytes per call; larger ones are allocated each time.
+// The work matrices of a kernel call (im2col, and G or the output in
+// chunk layout; Winograd's transformed kernels): kept per thread and reused
+// while they are small enough (kScratchKeep values each), so that a training
+// loop does not allocate and page-fault megabytes per call; larger ones are
+// allocated each time.
 inline constexpr Index kScratchKeep = Index(1) << 21;
 
 template <class T>
 class Scratch {
  public:
-  Scratch(Index cols, Index rows) {
-    thread_local Buffer<T> kept[2];
+  Scratch(Index cols, Index rows, Index extra = 0) {
+    thread_local Buffer<T> kept[3];
     thread_local bool busy = false;  // a kernel never runs inside another, but stay safe if one does
-    const bool reuse = !busy && cols <= kScratchKeep && rows <= kScratchKeep;
+    const Index sizes[3] = {cols, rows, extra};
+    const bool reuse = !busy && cols <= kScratchKeep && rows <= kScratchKeep && extra <= kScratchKeep;
     if (reuse) {
       busy_ = &busy;
       busy = true;
-      for (int i = 0; i < 2; ++i)
-        if (kept[i].size() < (i == 0 ? cols : rows)) kept[i] = Buffer<T>(i == 0 ? cols : rows);
-      a_ = kept[0].data();
-      b_ = kept[1].data();
-    } else {
-      own_[0] = Buffer<T>(cols);
-      own_[1] = Buffer<T>(rows);
-      a_ = own_[0].data();
-      b_ = own_[1].data();
+    }
+    for (int i = 0; i < 3; ++i) {
+      Buffer<T>& b = reuse ? kept[i] : own_[i];
+      if (b.size() < sizes[i]) b = Buffer<T>(sizes[i]);
+      data_[i] = b.data();
     }
   }
   ~Scratch() {
@@ -67,14 +65,14 @@ class Scratch {
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  T* cols() const { return a_; }
-  T* rows() const { return b_; }
+  T* cols() const { return data_[0]; }
+  T* rows() const { return data_[1]; }
+  T* extra() const { return data_[2]; }
 
  private:
-  Buffer<T> own_[2];
+  Buffer<T> own_[3];
   bool* busy_ = nullptr;
-  T* a_ = nullptr;
-  T* b_ = nullptr;
+  T* data_[3] = {};
 };
 
 // G of samples [n0, n0 + m) and group g as one [og, m·p] matrix, and back.
@@ -152,9 +150,9 @@ Index winograd_sample(const Geom& q) { return 16 * ((q.oh + 1) / 2) * ((q.ow + 1
 // Samples per chunk: about kWinogradTiles tiles, and no more values than one
 // sample may have (many channels on tiny images would otherwise take
 // hundreds of samples a chunk).
-Index winograd_chunk_size(const Geom& q) {
-  const Index tiles = ((q.oh + 1) / 2) * ((q.ow + 1) / 2);
-  return std::clamp<Index>(std::min(kWinogradTiles / tiles, kWinogradMaxSample / winograd_sample(q)), 1, q.n);
+Index winograd_chunk_size(const WinoShape& s, Index n) {
+  const Index sample = 16 * s.tiles() * (s.cin + s.cout);
+  return std::clamp<Index>(std::min(kWinogradTiles / s.tiles(), kWinogradMaxSample / sample), 1, n);
 }
 
 bool winograd_fits(const Geom& q) {
@@ -171,13 +169,13 @@ WinoShape forward_shape(const Geom& q) {
 template <class T, class K>
 void winograd_all(const Geom& q, const WinoShape& s, const T* in, Index in_group, T* out, Index out_group,
                   K kernel, const T* bias, bool add) {
-  const Index chunk = winograd_chunk_size(q);
-  Buffer<T> u(16 * s.cout * s.cin);
-  Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
+  const Index chunk = winograd_chunk_size(s, q.n);
+  Scratch<T> work(s.v_size(chunk), s.m_size(chunk), 16 * s.cout * s.cin);
+  T* u = work.extra();  // the group's transformed kernels
   for (Index g = 0; g < q.groups; ++g) {
-    winograd_weights(s.cout, s.cin, [&](Index o, Index c, int i, int j) { return kernel(g, o, c, i, j); }, u.data());
+    winograd_weights(s.cout, s.cin, [&](Index o, Index c, int i, int j) { return kernel(g, o, c, i, j); }, u);
     for (Index n0 = 0; n0 < q.n; n0 += chunk)
-      winograd_chunk(s, std::min(chunk, q.n - n0), in + n0 * s.in_sample + g * in_group, u.data(),
+      winograd_chunk(s, std::min(chunk, q.n - n0), in + n0 * s.in_sample + g * in_group, u,
                      bias ? bias + g * s.cout : nullptr, add, out + n0 * s.out_sample + g * out_group, work.cols(),
                      work.rows());
   }
@@ -303,15 +301,15 @@ struct WeightGrad {
     }
     if (winograd_fits(q)) {
       const WinoShape s = forward_shape(q);
-      const Index chunk = winograd_chunk_size(q);
-      Buffer<T> du(16 * s.cin * s.cout);
-      Scratch<T> work(s.v_size(chunk), s.m_size(chunk));
+      const Index chunk = winograd_chunk_size(s, q.n);
+      Scratch<T> work(s.v_size(chunk), s.m_size(chunk), 16 * s.cin * s.cout);
+      T* du = work.extra();  // the group's kernel gradient, transformed
       for (Index g = 0; g < q.groups; ++g) {
-        std::fill(du.data(), du.data() + du.size(), T(0));
+        std::fill(du, du + 16 * s.cin * s.cout, T(0));
         for (Index n0 = 0; n0 < q.n; n0 += chunk)
-          winograd_weight_chunk(s, std::min(chunk, q.n - n0), x + q.x_offset(n0, g), grad + q.y_offset(n0, g),
-                                du.data(), work.cols(), work.rows());
-        winograd_weights_back(s.cout, s.cin, du.data(), [&](Index o, Index c, int i, int j) -> T& {
+          winograd_weight_chunk(s, std::min(chunk, q.n - n0), x + q.x_offset(n0, g), grad + q.y_offset(n0, g), du,
+                                work.cols(), work.rows());
+        winograd_weights_back(s.cout, s.cin, du, [&](Index o, Index c, int i, int j) -> T& {
           return dw[((g * q.og + o) * q.cg + c) * 9 + i * 3 + j];
         });
       }
